@@ -1,0 +1,1 @@
+"""Pure geometry: rotations, camera and crop, object control points, PnP, hand placement."""
