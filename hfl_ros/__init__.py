@@ -1,0 +1,22 @@
+"""hfl_ros: HFL-Net hand-object pose estimation (Lin et al., CVPR 2023) for ROS 2 and PyTorch research.
+
+Public entry points: `load_published_checkpoint` (published HFL-Net files), `HandObjectEstimator`
+(image -> hand and object estimate), `hfl_ros.mano.load_mano`. Submodules import lazily so that the ROS
+message package generated under the same name stays importable beside them.
+"""
+
+from typing import Any
+
+__all__ = ["load_published_checkpoint", "HandObjectEstimator"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_published_checkpoint":
+        from hfl_ros.model.checkpoint import load_published_checkpoint
+
+        return load_published_checkpoint
+    if name == "HandObjectEstimator":
+        from hfl_ros.inference.estimator import HandObjectEstimator
+
+        return HandObjectEstimator
+    raise AttributeError(f"module 'hfl_ros' has no attribute {name!r}")

@@ -1,0 +1,89 @@
+"""Typed configuration dataclasses and their YAML loading.
+
+Every dataclass here is plain data; `load_config(path, cls)` fills one from a YAML mapping and rejects
+unknown keys by name.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Type, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+HAND_ENHANCEMENTS = ("concat_sa", "none", "sa", "ca", "add_sa")
+OBJECT_ENHANCEMENTS = ("h_to_o", "none", "o_to_o")
+
+
+@dataclass
+class ModelConfig:
+    """The network's architecture (the paper's Tables 5-8 are choices of these fields).
+
+    backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet-50.
+    hand_enhancement: object-to-hand module: "concat_sa" (HFL-Net: self-attention on concat(F^h, F^oh)),
+      "none", "sa" (self-attention on F^h), "ca" (F^h queries F^o), "add_sa" (self-attention on F^h + F^oh).
+    object_enhancement: hand-to-object module: "h_to_o" (HFL-Net: F^o queries F^ho), "none",
+      "o_to_o" (F^o queries the intersection ROI of P^o).
+    detach_cross_features: detach F^oh and F^ho in training, as the published model does.
+    imagenet_weights: optional local torchvision ResNet-50 state_dict file for initialisation.
+    """
+
+    backbone: str = "harmonious"
+    hand_enhancement: str = "concat_sa"
+    object_enhancement: str = "h_to_o"
+    attention_heads: int = 4
+    attention_depth: int = 1
+    detach_cross_features: bool = True
+    imagenet_weights: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.hand_enhancement not in HAND_ENHANCEMENTS:
+            raise ValueError(f"hand_enhancement {self.hand_enhancement!r} not in {HAND_ENHANCEMENTS}")
+        if self.object_enhancement not in OBJECT_ENHANCEMENTS:
+            raise ValueError(f"object_enhancement {self.object_enhancement!r} not in {OBJECT_ENHANCEMENTS}")
+        if self.backbone not in ("harmonious", "single", "double"):
+            raise ValueError(f"backbone {self.backbone!r} not in ('harmonious', 'single', 'double')")
+
+
+def _build(cls: Type[T], data: Any, where: str) -> T:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; known: {sorted(names)}")
+    values: Dict[str, Any] = {}
+    for key, value in data.items():
+        hint = hints[key]
+        inner = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) is Union else [hint]
+        target = inner[0] if inner else hint
+        if dataclasses.is_dataclass(target) and value is not None:
+            value = _build(target, value, f"{where}.{key}")
+        values[key] = value
+    return cls(**values)
+
+
+def config_from_dict(cls: Type[T], data: Dict[str, Any], where: str = "config") -> T:
+    """Build dataclass `cls` (nested dataclasses too) from a mapping; unknown keys are an error naming them."""
+    return _build(cls, data, where)
+
+
+def load_config(path: Union[str, Path], cls: Type[T]) -> T:
+    """Read YAML file `path` into dataclass `cls`; errors name the file and the bad key."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    with path.open() as stream:
+        data = yaml.safe_load(stream) or {}
+    return _build(cls, data, str(path))
+
+
+def config_to_dict(config: Any) -> Dict[str, Any]:
+    """A dataclass config as a plain (YAML/JSON-serialisable) dict."""
+    return dataclasses.asdict(config)
+
+
+__all__ = ["ModelConfig", "config_from_dict", "load_config", "config_to_dict"]

@@ -1,0 +1,5 @@
+"""Datasets and samples: HO3D / DexYCB readers, crops and augmentation, synthetic scenes.
+
+Readers yield `FrameAnnotation`s (one full image with its ground truth); `build_sample` turns one
+into a network-ready `Sample`; `collate` batches samples for a torch DataLoader.
+"""

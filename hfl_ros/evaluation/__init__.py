@@ -1,0 +1,1 @@
+"""Evaluation: pose metrics (``metrics``) and dataset protocols (HO3D, DexYCB)."""

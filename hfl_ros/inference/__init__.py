@@ -1,0 +1,1 @@
+"""Inference: image + K + boxes -> typed hand and object estimates."""

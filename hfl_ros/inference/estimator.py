@@ -1,0 +1,188 @@
+"""`HandObjectEstimator`: one RGB image + intrinsics + hand and object boxes -> `HandObjectEstimate`.
+
+image -> crop (HFLNET_FACTS convention) -> HFLNet -> geometry (hand placement, PnP) -> result dataclass.
+"""
+
+import logging
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+import torch
+
+from hfl_ros.config import ModelConfig
+from hfl_ros.constants import CROP_SIZE
+from hfl_ros.geometry.camera import (
+    affine_boxes,
+    affine_intrinsics,
+    apply_affine,
+    crop_affine,
+    crop_box,
+    denormalise_in_box,
+    invert_affine,
+)
+from hfl_ros.geometry.hand_pose import solve_root_translation, wrist_pose
+from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
+from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.mano import load_mano
+from hfl_ros.model.checkpoint import load_checkpoint
+from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
+
+LOG = logging.getLogger(__name__)
+
+#: Seed of the untrained network used when no checkpoint is given (so that runs are reproducible).
+UNTRAINED_SEED = 0
+
+
+class EstimationError(ValueError):
+    """The inputs of one frame cannot be estimated (bad image, intrinsics or boxes); the message says why."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; 'cpu' / 'cuda' / 'cuda:N' as given (cuda must exist)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    return resolved
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise EstimationError(f"image must be an (H, W, 3) uint8 RGB array, got {type(image).__name__} {shape} "
+                              f"{getattr(image, 'dtype', '')}")
+    if min(image.shape[:2]) < 2:
+        raise EstimationError(f"image is too small: {image.shape}")
+
+
+def _check_intrinsics(K: np.ndarray) -> np.ndarray:
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape != (3, 3) or not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise EstimationError(f"K must be a finite (3, 3) intrinsic matrix with fx, fy > 0, got {K.tolist()}")
+    return K
+
+
+def _check_box(name: str, box: np.ndarray) -> np.ndarray:
+    box = np.asarray(box, dtype=np.float64)
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        raise EstimationError(f"{name} must be a finite [x1, y1, x2, y2] box with positive size, got {box.tolist()}")
+    return box
+
+
+def _first(batch: torch.Tensor) -> np.ndarray:
+    """The first sample of a batched network output as float64 numpy."""
+    return batch[0].detach().float().cpu().numpy().astype(np.float64)
+
+
+class HandObjectEstimator:
+    """Runs HFL-Net on full images: crops, infers, places the hand in the camera frame and solves the object pose.
+
+    model: an HFLNet (moved to `device`, put in eval mode); fp16: autocast on CUDA; untrained: the weights are
+    random (no checkpoint), which every caller should make visible.
+    """
+
+    def __init__(self, model: HFLNet, device: Union[str, torch.device] = "cpu", fp16: bool = False,
+                 pose_settings: ObjectPoseSettings = ObjectPoseSettings(), untrained: bool = False):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.fp16 = bool(fp16) and self.device.type == "cuda"
+        self.pose_settings = pose_settings
+        self.untrained = untrained
+        self.faces = model.mano_layer.faces.detach().cpu().numpy()
+
+    @classmethod
+    def from_files(cls, checkpoint: Optional[Union[str, Path]], mano_dir: Union[str, Path], device: str = "cpu",
+                   fp16: bool = False, pose_settings: ObjectPoseSettings = ObjectPoseSettings()) -> "HandObjectEstimator":
+        """Estimator from a checkpoint (ours or published) and the user's MANO file or directory.
+
+        checkpoint None -> an untrained network (seeded, reproducible), logged as a warning.
+        Raises FileNotFoundError / ValueError naming a missing or invalid file.
+        """
+        resolved = resolve_device(device)
+        mano = load_mano(mano_dir, side="right")
+        if checkpoint is None:
+            LOG.warning("no checkpoint given: HFL-Net runs on UNTRAINED random weights; outputs are meaningless")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(UNTRAINED_SEED)
+                model = HFLNet(ModelConfig(), mano)
+            return cls(model, resolved, fp16, pose_settings, untrained=True)
+        return cls(load_checkpoint(checkpoint, mano, resolved), resolved, fp16, pose_settings)
+
+    def _run_network(self, crop: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray) -> HFLNetOutput:
+        images = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        boxes = torch.tensor(np.stack((hand_box, object_box)), dtype=torch.float32, device=self.device)
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else nullcontext()
+        with torch.inference_mode(), autocast:
+            return self.model(images, boxes[:1], boxes[1:])
+
+    def estimate(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
+                 object_model: ObjectModel) -> HandObjectEstimate:
+        """Estimate hand and object in one image.
+
+        image: (H, W, 3) uint8 RGB. K: (3, 3) intrinsics of `image`.
+        hand_box: (4,) px, image, box around the hand (about its joints' box expanded x1.1).
+        object_box: (4,) px, image, box around the object.
+        object_model: the object in the hand (control points for PnP).
+        Raises EstimationError for inputs that cannot be estimated.
+        """
+        start = time.perf_counter()
+        _check_image(image)
+        K = _check_intrinsics(K)
+        hand_box = _check_box("hand_box", hand_box)
+        object_box = _check_box("object_box", object_box)
+        height, width = image.shape[:2]
+        try:
+            region = crop_box(hand_box, object_box, (width, height), integer_centres=False)
+        except ValueError as error:
+            raise EstimationError(str(error)) from error
+        affine = crop_affine(region, CROP_SIZE)
+        crop = cv2.warpAffine(image, affine, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        hand_crop_box = affine_boxes(hand_box, affine)
+        object_crop_box = affine_boxes(object_box, affine)
+        crop_K = affine_intrinsics(K, affine)
+        cropped = time.perf_counter()
+
+        out = self._run_network(crop, hand_crop_box, object_crop_box)
+        joints_rel, vertices_rel = _first(out.joints), _first(out.vertices)
+        joints_2d_crop = denormalise_in_box(_first(out.joints_2d), hand_crop_box)
+        peaks = _first(out.heatmaps).reshape(joints_rel.shape[0], -1).max(axis=1)
+        networked = time.perf_counter()
+
+        try:
+            root = solve_root_translation(joints_rel, joints_2d_crop, crop_K)
+        except ValueError as error:
+            raise EstimationError(f"hand could not be placed in the camera frame: {error}") from error
+        joints = joints_rel + root
+        image_from_crop = invert_affine(affine)
+        rotmats = _first(out.mano_rotmats)
+        hand = HandEstimate(
+            joints=joints, vertices=vertices_rel + root, faces=self.faces,
+            joints_2d=apply_affine(joints_2d_crop, image_from_crop),
+            wrist_pose=wrist_pose(rotmats[0], joints[0]),
+            mano_pose=_first(out.mano_pose), mano_shape=_first(out.mano_shape),
+            box=hand_box, score=float(peaks.mean()),
+        )
+        confidence, xs, ys = _first(out.object_confidence), _first(out.object_x), _first(out.object_y)
+        pose = estimate_object_pose(confidence, xs, ys, object_crop_box, object_model.control_points, crop_K,
+                                    self.pose_settings)
+        uv, scores = best_control_points(confidence, xs, ys)
+        obj = ObjectEstimate(
+            name=object_model.name,
+            rotation=None if pose is None else pose.rotation,
+            translation=None if pose is None else pose.translation,
+            control_points_2d=apply_affine(denormalise_in_box(uv, object_crop_box), image_from_crop),
+            control_point_scores=scores, inliers=0 if pose is None else pose.inliers,
+            box=object_box, score=float(scores.mean()),
+        )
+        done = time.perf_counter()
+        timings = {"crop": cropped - start, "network": networked - cropped, "geometry": done - networked}
+        return HandObjectEstimate(hand=hand, object=obj, timings=timings)

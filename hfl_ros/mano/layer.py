@@ -1,0 +1,230 @@
+"""Differentiable MANO hand model in torch (manopth semantics as HFL-Net uses them, in metres).
+
+Pipeline for a batch of B hands:
+shape blend ``v_shaped = v_template + shapedirs . betas``; joints regressed from ``v_shaped``;
+pose blend ``v_posed = v_shaped + posedirs . vec(R_1..15 - I)``; forward kinematics along
+``MANO_PARENTS``; linear blend skinning. Outputs are centred on the wrist (MANO joint 0) and in
+metres (the MANO file's unit; manopth multiplies by 1000, this layer does not).
+
+The model buffers are registered non-persistent: they come from the licensed MANO file at
+construction and are never written to or required from a checkpoint ``state_dict``.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from hfl_ros.constants import (
+    FINGERTIP_VERTICES_LEFT,
+    FINGERTIP_VERTICES_RIGHT,
+    MANO_PARENTS,
+    MANO_TO_OUTPUT_JOINTS,
+    NUM_MANO_JOINTS,
+    WRIST,
+)
+from hfl_ros.geometry.rotations import axis_angle_to_matrix
+from hfl_ros.mano.pickle_io import NUM_BETAS, NUM_HAND_POSE, ManoModelData, read_mano_pickle
+
+SIDES = ("right", "left")
+#: File names of the official models, per side.
+MANO_FILE_NAMES: Dict[str, str] = {"right": "MANO_RIGHT.pkl", "left": "MANO_LEFT.pkl"}
+FINGERTIP_VERTICES: Dict[str, tuple] = {"right": FINGERTIP_VERTICES_RIGHT, "left": FINGERTIP_VERTICES_LEFT}
+#: Global rotation size (axis-angle) at the start of the pose vector.
+NUM_GLOBAL_POSE = 3
+
+
+@dataclass
+class ManoOutput:
+    """MANO layer output, wrist-centred (MANO joint 0 at the origin), metres.
+
+    vertices: (B, 778, 3) m; joints: (B, 21, 3) m in JOINT_NAMES order.
+    """
+
+    vertices: torch.Tensor
+    joints: torch.Tensor
+
+
+def _joint_levels(parents: tuple) -> List[List[int]]:
+    """Joints grouped by depth in the kinematic tree (level 0 = the root)."""
+    depth = [0] * len(parents)
+    for joint, parent in enumerate(parents):
+        if parent >= joint:
+            raise ValueError(f"kinematic tree must list parents before children, got {parents}")
+        depth[joint] = 0 if parent < 0 else depth[parent] + 1
+    return [[j for j in range(len(parents)) if depth[j] == level] for level in range(max(depth) + 1)]
+
+
+def _check_batch(name: str, tensor: torch.Tensor, trailing: tuple) -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.dim() != 1 + len(trailing) or tuple(tensor.shape[1:]) != trailing:
+        shown = ", ".join(str(n) for n in trailing)
+        raise ValueError(f"{name} must have shape (B, {shown}), got {tuple(tensor.shape)}")
+    if not tensor.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got {tensor.dtype}")
+
+
+class ManoLayer(nn.Module):
+    """MANO as an ``nn.Module``.
+
+    data: arrays of a MANO model file (``read_mano_pickle``); side: "right" or "left" (selects the
+    fingertip vertices); use_pca: pose is global 3 + ``ncomps`` PCA coefficients mapped through the
+    first ``ncomps`` rows of ``hands_components``; flat_hand_mean: if False, ``hands_mean`` is added
+    to the 45 articulation parameters (as manopth does).
+
+    Buffers (float32 unless stated, non-persistent): v_template (778, 3) m, shapedirs (778, 3, 10),
+    posedirs (778, 3, 135), J_regressor (16, 778), weights (778, 16), faces (1538, 3) int64,
+    hands_mean (45,), hands_components (45, 45), fingertips (5,) int64.
+    """
+
+    def __init__(
+        self,
+        data: ManoModelData,
+        side: str = "right",
+        use_pca: bool = False,
+        ncomps: int = NUM_HAND_POSE,
+        flat_hand_mean: bool = True,
+    ) -> None:
+        super().__init__()
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        if not isinstance(data, ManoModelData):
+            raise TypeError(f"data must be a ManoModelData, got {type(data).__name__}")
+        if not 1 <= int(ncomps) <= NUM_HAND_POSE:
+            raise ValueError(f"ncomps must be in [1, {NUM_HAND_POSE}], got {ncomps}")
+        self.side = side
+        self.use_pca = bool(use_pca)
+        self.ncomps = int(ncomps) if use_pca else NUM_HAND_POSE
+        self.flat_hand_mean = bool(flat_hand_mean)
+        self.source = data.source
+
+        def buffer(name: str, array: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
+            self.register_buffer(name, torch.as_tensor(np.array(array), dtype=dtype), persistent=False)
+
+        buffer("v_template", data.v_template)
+        buffer("shapedirs", data.shapedirs)
+        buffer("posedirs", data.posedirs)
+        buffer("J_regressor", data.J_regressor)
+        buffer("weights", data.weights)
+        buffer("faces", data.faces, torch.int64)
+        hands_mean = np.zeros(NUM_HAND_POSE) if flat_hand_mean else data.hands_mean
+        buffer("hands_mean", hands_mean)
+        buffer("hands_components", data.hands_components)
+        buffer("fingertips", np.asarray(FINGERTIP_VERTICES[side]), torch.int64)
+        buffer("output_order", np.asarray(MANO_TO_OUTPUT_JOINTS), torch.int64)
+        self._levels = _joint_levels(MANO_PARENTS)
+        self._parents = MANO_PARENTS
+
+    @property
+    def pose_size(self) -> int:
+        """Length of the axis-angle pose vector ``forward`` expects: 3 + ncomps (48 without PCA)."""
+        return NUM_GLOBAL_POSE + self.ncomps
+
+    def full_pose(self, pose: torch.Tensor) -> torch.Tensor:
+        """Layer input to the 16 joint rotations.
+
+        pose: (B, 3 + ncomps) rad, global axis-angle then articulation (PCA coefficients if use_pca).
+        Returns (B, 48) axis-angle rad: global 3 + 45 articulation, hands_mean included.
+        """
+        _check_batch("pose", pose, (self.pose_size,))
+        pose = pose.to(self.hands_mean.dtype)
+        articulation = pose[:, NUM_GLOBAL_POSE:]
+        if self.use_pca:
+            articulation = articulation @ self.hands_components[: self.ncomps]
+        return torch.cat((pose[:, :NUM_GLOBAL_POSE], articulation + self.hands_mean), dim=1)
+
+    def forward(self, pose: torch.Tensor, betas: torch.Tensor) -> ManoOutput:
+        """pose: (B, 3 + ncomps) rad axis-angle (see ``full_pose``); betas: (B, 10) shape coefficients.
+
+        Returns ManoOutput with vertices (B, 778, 3) m and joints (B, 21, 3) m, wrist-centred.
+        """
+        full = self.full_pose(pose)
+        rotmats = axis_angle_to_matrix(full.reshape(full.shape[0], NUM_MANO_JOINTS, 3))
+        return self.from_rotmats(rotmats, betas)
+
+    def from_rotmats(self, rotmats: torch.Tensor, betas: torch.Tensor) -> ManoOutput:
+        """rotmats: (B, 16, 3, 3) joint rotations (global first, MANO joint order), used as given
+        (no hands_mean is added); betas: (B, 10). Returns the same ManoOutput as ``forward``.
+        """
+        _check_batch("rotmats", rotmats, (NUM_MANO_JOINTS, 3, 3))
+        _check_batch("betas", betas, (NUM_BETAS,))
+        if rotmats.shape[0] != betas.shape[0]:
+            raise ValueError(f"batch sizes differ: rotmats {tuple(rotmats.shape)}, betas {tuple(betas.shape)}")
+        dtype = self.v_template.dtype
+        rotmats, betas = rotmats.to(dtype), betas.to(dtype)
+        batch = rotmats.shape[0]
+
+        v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas, self.shapedirs)
+        rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+        identity = torch.eye(3, dtype=dtype, device=rotmats.device)
+        pose_feature = (rotmats[:, 1:] - identity).reshape(batch, -1)
+        v_posed = v_shaped + torch.einsum("bp,vcp->bvc", pose_feature, self.posedirs)
+
+        rotations, positions = self._forward_kinematics(rotmats, rest_joints)
+        # Skinning transforms: x -> G_j (x - J_j) + t_j, blended per vertex.
+        offsets = positions - torch.einsum("bjxy,bjy->bjx", rotations, rest_joints)
+        blend_rot = torch.einsum("vj,bjxy->bvxy", self.weights, rotations)
+        blend_off = torch.einsum("vj,bjx->bvx", self.weights, offsets)
+        vertices = torch.einsum("bvxy,bvy->bvx", blend_rot, v_posed) + blend_off
+
+        stacked = torch.cat((positions, vertices[:, self.fingertips]), dim=1)
+        joints = stacked[:, self.output_order]
+        root = positions[:, WRIST : WRIST + 1]
+        return ManoOutput(vertices=vertices - root, joints=joints - root)
+
+    def _forward_kinematics(self, rotmats: torch.Tensor, rest_joints: torch.Tensor) -> tuple:
+        """Global rotations (B, 16, 3, 3) and posed joint positions (B, 16, 3), level by level."""
+        rotations: List[Optional[torch.Tensor]] = [None] * NUM_MANO_JOINTS
+        positions: List[Optional[torch.Tensor]] = [None] * NUM_MANO_JOINTS
+        root = self._levels[0][0]
+        rotations[root] = rotmats[:, root]
+        positions[root] = rest_joints[:, root]
+        for level in self._levels[1:]:
+            parents = [self._parents[j] for j in level]
+            parent_rot = torch.stack([rotations[p] for p in parents], dim=1)
+            parent_pos = torch.stack([positions[p] for p in parents], dim=1)
+            bones = rest_joints[:, level] - rest_joints[:, parents]
+            level_rot = parent_rot @ rotmats[:, level]
+            level_pos = parent_pos + torch.einsum("bjxy,bjy->bjx", parent_rot, bones)
+            for index, joint in enumerate(level):
+                rotations[joint] = level_rot[:, index]
+                positions[joint] = level_pos[:, index]
+        return torch.stack(rotations, dim=1), torch.stack(positions, dim=1)
+
+    def extra_repr(self) -> str:
+        return (f"side={self.side!r}, use_pca={self.use_pca}, ncomps={self.ncomps}, "
+                f"flat_hand_mean={self.flat_hand_mean}, source={self.source!r}")
+
+
+def resolve_mano_path(path_or_dir: Union[str, Path], side: str = "right") -> Path:
+    """A MANO model file: ``path_or_dir`` itself if a file, else ``MANO_{SIDE}.pkl`` in it or in
+    its ``models/`` subfolder. Raises FileNotFoundError naming every path tried."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    path = Path(path_or_dir).expanduser()
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"MANO model path does not exist: {path}")
+    candidates = [path / MANO_FILE_NAMES[side], path / "models" / MANO_FILE_NAMES[side]]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no {MANO_FILE_NAMES[side]} for side {side!r}; tried {[str(c) for c in candidates]}")
+
+
+def load_mano(path_or_dir: Union[str, Path], side: str = "right", **layer_options) -> ManoLayer:
+    """Build a ManoLayer from a MANO pickle file or a directory holding MANO_RIGHT.pkl / MANO_LEFT.pkl
+    (directly or under ``models/``). ``layer_options``: use_pca, ncomps, flat_hand_mean.
+
+    A file whose name says the other side (MANO_LEFT.pkl with side="right", or the reverse) is refused.
+    """
+    path = resolve_mano_path(path_or_dir, side)
+    other = MANO_FILE_NAMES[SIDES[1 - SIDES.index(side)]]
+    if path.name.upper() == other.upper():
+        raise ValueError(f"{path} is the {SIDES[1 - SIDES.index(side)]} hand model but side={side!r}")
+    return ManoLayer(read_mano_pickle(path), side=side, **layer_options)

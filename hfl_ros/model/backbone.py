@@ -1,0 +1,146 @@
+"""Backbones: the harmonious ResNet-50 of HFL-Net and the paper's single- and double-stream baselines.
+
+Every backbone maps images (B, 3, H, W) to two feature maps (P^h, P^o), each (B, 256, H/4, W/4):
+the hand stream's and the object stream's FPN outputs. The single-stream backbone returns the same map
+twice. All activations are LeakyReLU(0.01), as in the published model.
+"""
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet50
+
+from hfl_ros.constants import FEATURE_STRIDE
+
+LEAKY_SLOPE = 0.01
+#: Channels of ResNet-50's stage outputs C2..C5.
+STAGE_CHANNELS = (256, 512, 1024, 2048)
+FPN_CHANNELS = 256
+
+
+def leaky_resnet50(weights_path: Optional[Path] = None) -> nn.Module:
+    """A torchvision ResNet-50 whose ReLUs are LeakyReLU(0.01); optionally ImageNet weights from a local file.
+
+    weights_path: a torchvision ``resnet50`` state_dict file (e.g. ``resnet50-0676ba61.pth``); nothing is
+    downloaded.
+    """
+    net = resnet50(weights=None)
+    if weights_path is not None:
+        state = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    net.relu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+    for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
+        for block in stage:
+            block.relu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+    return net
+
+
+def _stem(net: nn.Module) -> nn.Sequential:
+    return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+
+
+class FeaturePyramid(nn.Module):
+    """Top-down FPN over C2..C5 that keeps only the finest level P2 (stride 4), 256 channels."""
+
+    def __init__(self, in_channels: Tuple[int, int, int, int] = STAGE_CHANNELS, out_channels: int = FPN_CHANNELS):
+        super().__init__()
+        c2, c3, c4, c5 = in_channels
+        self.top = nn.Conv2d(c5, out_channels, 1)
+        self.lateral4 = nn.Conv2d(c4, out_channels, 1)
+        self.lateral3 = nn.Conv2d(c3, out_channels, 1)
+        self.lateral2 = nn.Conv2d(c2, out_channels, 1)
+        self.smooth = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.out_channels = out_channels
+
+    @staticmethod
+    def _upsample_add(coarse: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(coarse, size=lateral.shape[-2:], mode="bilinear", align_corners=False) + lateral
+
+    def forward(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor, c5: torch.Tensor) -> torch.Tensor:
+        p = self.top(c5)
+        p = self._upsample_add(p, self.lateral4(c4))
+        p = self._upsample_add(p, self.lateral3(c3))
+        p = self._upsample_add(p, self.lateral2(c2))
+        return self.smooth(p)
+
+
+class HarmoniousBackbone(nn.Module):
+    """HFL-Net's backbone: shared stem, stage 1 and stage 4; unshared stages 2-3; one FPN per stream."""
+
+    def __init__(self, weights_path: Optional[Path] = None):
+        super().__init__()
+        hand = leaky_resnet50(weights_path)
+        obj = leaky_resnet50(weights_path)
+        self.stem = _stem(hand)
+        self.stage1 = hand.layer1
+        self.hand_stage2, self.hand_stage3 = hand.layer2, hand.layer3
+        self.object_stage2, self.object_stage3 = obj.layer2, obj.layer3
+        self.stage4 = hand.layer4
+        self.hand_fpn = FeaturePyramid()
+        self.object_fpn = FeaturePyramid()
+        self.out_channels = self.hand_fpn.out_channels
+        self.stride = FEATURE_STRIDE
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, 256, H/4, W/4)."""
+        c2 = self.stage1(self.stem(images))
+        h3 = self.hand_stage2(c2)
+        h4 = self.hand_stage3(h3)
+        o3 = self.object_stage2(c2)
+        o4 = self.object_stage3(o3)
+        p_hand = self.hand_fpn(c2, h3, h4, self.stage4(h4))
+        p_object = self.object_fpn(c2, o3, o4, self.stage4(o4))
+        return p_hand, p_object
+
+
+class SingleStreamBackbone(nn.Module):
+    """Ablation baseline: one ResNet-50 + FPN for hand and object alike (P^h = P^o)."""
+
+    def __init__(self, weights_path: Optional[Path] = None):
+        super().__init__()
+        net = leaky_resnet50(weights_path)
+        self.stem = _stem(net)
+        self.stage1, self.stage2, self.stage3, self.stage4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self.fpn = FeaturePyramid()
+        self.out_channels = self.fpn.out_channels
+        self.stride = FEATURE_STRIDE
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """images: (B, 3, H, W) in [0, 1] -> (P, P), each (B, 256, H/4, W/4)."""
+        c2 = self.stage1(self.stem(images))
+        c3 = self.stage2(c2)
+        c4 = self.stage3(c3)
+        p = self.fpn(c2, c3, c4, self.stage4(c4))
+        return p, p
+
+
+class DoubleStreamBackbone(nn.Module):
+    """Ablation baseline: two independent ResNet-50 + FPN streams, one for the hand, one for the object."""
+
+    def __init__(self, weights_path: Optional[Path] = None):
+        super().__init__()
+        self.hand_stream = SingleStreamBackbone(weights_path)
+        self.object_stream = SingleStreamBackbone(weights_path)
+        self.out_channels = self.hand_stream.out_channels
+        self.stride = FEATURE_STRIDE
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, 256, H/4, W/4)."""
+        return self.hand_stream(images)[0], self.object_stream(images)[0]
+
+
+BACKBONES = {
+    "harmonious": HarmoniousBackbone,
+    "single": SingleStreamBackbone,
+    "double": DoubleStreamBackbone,
+}
+
+
+def build_backbone(name: str, weights_path: Optional[Path] = None) -> nn.Module:
+    """The backbone called `name` (one of BACKBONES), optionally ImageNet-initialised from a local file."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    return BACKBONES[name](weights_path)

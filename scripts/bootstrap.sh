@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create .venv (from nothing) with torch 2.14.1 / torchvision 0.29.1 from this machine's disk and hfl_ros
+# installed in editable mode. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,ycb]"
+.venv/bin/python -c "import torch, hfl_ros; print('hfl_ros environment ready: torch', torch.__version__)"

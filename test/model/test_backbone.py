@@ -1,0 +1,43 @@
+import pytest
+import torch
+from torch import nn
+
+from hfl_ros.model.backbone import build_backbone
+
+#: Backbone sizes reported in the paper (Section 4.4), millions of parameters.
+PAPER_SIZES_M = {"harmonious": 34.97, "single": 25.08, "double": 50.15}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SIZES_M))
+def test_parameter_count_matches_paper(name):
+    backbone = build_backbone(name)
+    count = sum(p.numel() for p in backbone.parameters()) / 1e6
+    assert count == pytest.approx(PAPER_SIZES_M[name], abs=0.02)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SIZES_M))
+def test_outputs_are_stride_4_fpn_maps(name):
+    backbone = build_backbone(name).eval()
+    with torch.no_grad():
+        p_hand, p_object = backbone(torch.rand(2, 3, 128, 96))
+    assert p_hand.shape == p_object.shape == (2, backbone.out_channels, 32, 24)
+
+
+def test_harmonious_streams_differ_but_share_stage4():
+    backbone = build_backbone("harmonious").eval()
+    with torch.no_grad():
+        p_hand, p_object = backbone(torch.rand(1, 3, 64, 64))
+    assert not torch.allclose(p_hand, p_object)
+    assert backbone.stage4 is not None and not hasattr(backbone, "object_stage4")
+
+
+def test_every_activation_is_leaky():
+    backbone = build_backbone("harmonious")
+    assert not any(isinstance(m, nn.ReLU) for m in backbone.modules())
+    slopes = {m.negative_slope for m in backbone.modules() if isinstance(m, nn.LeakyReLU)}
+    assert slopes == {0.01}
+
+
+def test_unknown_backbone_is_named():
+    with pytest.raises(ValueError, match="resnet18"):
+        build_backbone("resnet18")

@@ -1,0 +1,113 @@
+"""Published-checkpoint loading against the published key list (test/model/data, copied from the reference)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hfl_ros.config import ModelConfig
+from hfl_ros.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_published_checkpoint,
+    map_published_key,
+    save_checkpoint,
+)
+from hfl_ros.model.hflnet import HFLNet
+
+KEYS_TSV = Path(__file__).parent / "data" / "hflnet_checkpoint_keys.tsv"
+
+
+def _published_state(seed=0):
+    """A state_dict with exactly the published keys, shapes and dtypes, random values."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for line in KEYS_TSV.read_text().splitlines()[1:]:
+        key, shape, dtype = line.split("\t")
+        dims = () if shape == "scalar" else tuple(int(d) for d in shape.split("x"))
+        if dtype == "int64":
+            state[key] = torch.randint(0, 1000, dims, generator=generator)
+        else:
+            state[key] = torch.rand(dims, generator=generator) + 0.1
+    return state
+
+
+def _save(tmp_path, state, name="published.pth.tar"):
+    path = tmp_path / name
+    torch.save({"epoch": 70, "network": "HONet", "state_dict": state}, path)
+    return path
+
+
+def test_key_list_has_1094_keys():
+    assert len(_published_state()) == 1094
+
+
+def test_every_published_tensor_lands_in_its_parameter(tmp_path, mano_layer):
+    state = _published_state()
+    model = load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+    ours = model.state_dict()
+    loaded = 0
+    for key, tensor in state.items():
+        if ".mano_layer." in key:
+            continue
+        target = map_published_key(key[len("honet.module."):])
+        torch.testing.assert_close(ours[target], tensor, rtol=0, atol=0, msg=key)
+        loaded += 1
+    non_mano = [k for k in ours if not k.startswith("mano_layer.")]
+    assert loaded == len(non_mano)
+    assert not model.training
+
+
+def test_file_without_mano_buffers_loads(tmp_path, mano_layer):
+    state = {k: v for k, v in _published_state().items() if ".mano_layer." not in k}
+    load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+
+
+def test_missing_key_is_named(tmp_path, mano_layer):
+    state = _published_state()
+    del state["honet.module.obj_head.bn2_2.running_var"]
+    with pytest.raises(CheckpointError, match=r"object_head\.blocks\.1\.4\.running_var"):
+        load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+
+
+def test_changed_shape_is_named(tmp_path, mano_layer):
+    state = _published_state()
+    state["honet.module.transformer_hand.layers.0.mlp.fc1.weight"] = torch.zeros(2048, 256)
+    with pytest.raises(CheckpointError, match=r"transformer_hand\.layers\.0\.mlp\.fc1\.weight"):
+        load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+
+
+def test_unexpected_key_is_named(tmp_path, mano_layer):
+    state = _published_state()
+    state["honet.module.extra_head.weight"] = torch.zeros(3)
+    with pytest.raises(CheckpointError, match="extra_head"):
+        load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+
+
+def test_missing_file_is_named(tmp_path, mano_layer):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        load_published_checkpoint(tmp_path / "nope.pth", mano=mano_layer)
+
+
+def test_not_a_checkpoint_is_named(tmp_path, mano_layer):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="bad.pth"):
+        load_published_checkpoint(bad, mano=mano_layer)
+
+
+def test_our_checkpoint_round_trip_keeps_config_and_leaves_out_mano(tmp_path, mano_layer):
+    config = ModelConfig(backbone="single", hand_enhancement="sa", object_enhancement="none")
+    model = HFLNet(config, mano_layer)
+    path = save_checkpoint(tmp_path / "ours.pt", model, epoch=3)
+    raw = torch.load(path, weights_only=True)
+    assert raw["epoch"] == 3 and not any(k.startswith("mano_layer.") for k in raw["model"])
+    loaded = load_checkpoint(path, mano=mano_layer)
+    assert loaded.config == config
+    for key, tensor in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], tensor, rtol=0, atol=0)
+
+
+def test_load_checkpoint_accepts_published_files(tmp_path, mano_layer):
+    model = load_checkpoint(_save(tmp_path, _published_state()), mano=mano_layer)
+    assert model.config == ModelConfig()
