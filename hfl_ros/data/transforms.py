@@ -13,6 +13,7 @@ the camera's optical axis):
 """
 
 import dataclasses
+import logging
 from typing import Callable, Optional, Sequence, Tuple
 
 import cv2
@@ -24,6 +25,8 @@ from hfl_ros.constants import CROP_SIZE, HAND_BOX_EXPANSION, NUM_CONTROL_POINTS,
 from hfl_ros.data.augment import AugmentConfig, AugmentParams, apply_photometric, draw_augmentation
 from hfl_ros.data.sample import FrameAnnotation, Sample, load_image, load_mask
 from hfl_ros.geometry import camera
+
+LOGGER = logging.getLogger(__name__)
 
 #: Supersampling of the object-mask ROI before area-averaging it down to ROI_SIZE cells.
 _MASK_SUPERSAMPLE = 4
@@ -100,8 +103,13 @@ def crop_transform(
     Returns (crop_affine (2, 3) image px -> crop px, K_crop (3, 3), R_a (3, 3) crop-camera-from-camera).
     """
     hand_box, object_box = _source_boxes(annotation, joints_2d, object_2d)
-    box = camera.crop_box(_min_size(hand_box), _min_size(object_box), annotation.image_size)
-    side = box[2] - box[0]
+    try:
+        box = camera.crop_box(_min_size(hand_box), _min_size(object_box), annotation.image_size)
+    except ValueError:
+        LOGGER.debug("%s: hand and object boxes miss the image; cropping the whole image", annotation.frame_id)
+        width, height = annotation.image_size
+        box = np.array([0.0, 0.0, width, height])
+    side = max(box[2] - box[0], box[3] - box[1])
     homography = rotation_homography(annotation.K, params.rotation)
     centre = camera.apply_affine((box[:2] + box[2:]) / 2, homography[:2])
     centre = centre + np.asarray(params.centre_shift, dtype=np.float64) * side
@@ -133,7 +141,7 @@ def build_sample(
 
     annotation: the frame; params: augmentation draw (None = identity, the evaluation crop);
     image: (H, W, 3) uint8 RGB pixels already loaded with `load_image` (else loaded here).
-    Raises ValueError when the frame's boxes miss the image.
+    A frame whose hand and object boxes both miss the image is cropped to the whole image.
     """
     if not isinstance(annotation, FrameAnnotation):
         raise TypeError(f"annotation must be a FrameAnnotation, got {type(annotation).__name__}")

@@ -84,6 +84,33 @@ def solve_root_translation(
     return translation.detach().cpu().numpy() if as_numpy else translation
 
 
+def weak_perspective_translation(joints_rel: np.ndarray, joints_2d: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Root translation under a scaled-orthographic camera: always in front of the camera.
+
+    The mean depth is ``f * s3 / s2`` (s3, s2: RMS spread of the joints about their centroid in x-y metres
+    and in pixels); x and y put the 3D centroid on the ray of the 2D centroid. A fallback for predictions
+    whose 2D and 3D joints disagree too much for ``solve_root_translation`` to keep every joint in front.
+
+    joints_rel: (N, 3) m, camera-frame orientation; joints_2d: (N, 2) px; K: (3, 3).
+    Returns (3,) m, camera frame. Raises ValueError when either spread is zero or not finite.
+    """
+    points = np.asarray(joints_rel, dtype=np.float64)
+    uv = np.asarray(joints_2d, dtype=np.float64)
+    intrinsics = np.asarray(K, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3 or uv.shape != (points.shape[0], 2) or intrinsics.shape != (3, 3):
+        raise ValueError(f"need joints_rel (N, 3), joints_2d (N, 2), K (3, 3); got {points.shape}, {uv.shape}, "
+                         f"{intrinsics.shape}")
+    centroid, centroid_2d = points.mean(axis=0), uv.mean(axis=0)
+    spread_3d = np.sqrt(((points[:, :2] - centroid[:2]) ** 2).sum(axis=1).mean())
+    spread_2d = np.sqrt(((uv - centroid_2d) ** 2).sum(axis=1).mean())
+    if not (np.isfinite(spread_3d) and np.isfinite(spread_2d) and spread_3d > 0 and spread_2d > 0):
+        raise ValueError(f"joint spreads must be positive and finite, got {spread_3d} m and {spread_2d} px")
+    focal = (intrinsics[0, 0] + intrinsics[1, 1]) / 2
+    depth = focal * spread_3d / spread_2d
+    ray = np.linalg.solve(intrinsics, np.array([centroid_2d[0], centroid_2d[1], 1.0]))
+    return ray / ray[2] * depth - centroid
+
+
 def wrist_pose(
     global_rotation: Union[np.ndarray, torch.Tensor], wrist_position: Union[np.ndarray, torch.Tensor]
 ) -> np.ndarray:

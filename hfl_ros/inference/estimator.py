@@ -6,8 +6,9 @@ image -> crop (HFLNET_FACTS convention) -> HFLNet -> geometry (hand placement, P
 import logging
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -24,7 +25,7 @@ from hfl_ros.geometry.camera import (
     denormalise_in_box,
     invert_affine,
 )
-from hfl_ros.geometry.hand_pose import solve_root_translation, wrist_pose
+from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_translation, wrist_pose
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
 from hfl_ros.inference.objects import ObjectModel
 from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
@@ -135,54 +136,92 @@ class HandObjectEstimator:
         """
         start = time.perf_counter()
         _check_image(image)
-        K = _check_intrinsics(K)
-        hand_box = _check_box("hand_box", hand_box)
-        object_box = _check_box("object_box", object_box)
-        height, width = image.shape[:2]
-        try:
-            region = crop_box(hand_box, object_box, (width, height), integer_centres=False)
-        except ValueError as error:
-            raise EstimationError(str(error)) from error
-        affine = crop_affine(region, CROP_SIZE)
-        crop = cv2.warpAffine(image, affine, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+        geometry = crop_geometry(image.shape[1::-1], K, hand_box, object_box)
+        crop = cv2.warpAffine(image, geometry.affine, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        hand_crop_box = affine_boxes(hand_box, affine)
-        object_crop_box = affine_boxes(object_box, affine)
-        crop_K = affine_intrinsics(K, affine)
         cropped = time.perf_counter()
-
-        out = self._run_network(crop, hand_crop_box, object_crop_box)
-        joints_rel, vertices_rel = _first(out.joints), _first(out.vertices)
-        joints_2d_crop = denormalise_in_box(_first(out.joints_2d), hand_crop_box)
-        peaks = _first(out.heatmaps).reshape(joints_rel.shape[0], -1).max(axis=1)
+        out = self._run_network(crop, geometry.hand_crop_box, geometry.object_crop_box)
         networked = time.perf_counter()
-
-        try:
-            root = solve_root_translation(joints_rel, joints_2d_crop, crop_K)
-        except ValueError as error:
-            raise EstimationError(f"hand could not be placed in the camera frame: {error}") from error
-        joints = joints_rel + root
-        image_from_crop = invert_affine(affine)
-        rotmats = _first(out.mano_rotmats)
-        hand = HandEstimate(
-            joints=joints, vertices=vertices_rel + root, faces=self.faces,
-            joints_2d=apply_affine(joints_2d_crop, image_from_crop),
-            wrist_pose=wrist_pose(rotmats[0], joints[0]),
-            mano_pose=_first(out.mano_pose), mano_shape=_first(out.mano_shape),
-            box=hand_box, score=float(peaks.mean()),
-        )
-        confidence, xs, ys = _first(out.object_confidence), _first(out.object_x), _first(out.object_y)
-        pose = estimate_object_pose(confidence, xs, ys, object_crop_box, object_model.control_points, crop_K,
-                                    self.pose_settings)
-        uv, scores = best_control_points(confidence, xs, ys)
-        obj = ObjectEstimate(
-            name=object_model.name,
-            rotation=None if pose is None else pose.rotation,
-            translation=None if pose is None else pose.translation,
-            control_points_2d=apply_affine(denormalise_in_box(uv, object_crop_box), image_from_crop),
-            control_point_scores=scores, inliers=0 if pose is None else pose.inliers,
-            box=object_box, score=float(scores.mean()),
-        )
+        hand, obj = decode_output(out, geometry, object_model, self.faces, self.pose_settings)
         done = time.perf_counter()
         timings = {"crop": cropped - start, "network": networked - cropped, "geometry": done - networked}
         return HandObjectEstimate(hand=hand, object=obj, timings=timings)
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """How one image was cropped for the network.
+
+    affine: (2, 3) image px -> crop px; crop_K: (3, 3) intrinsics of the crop (same camera frame);
+    hand_box, object_box: (4,) px, image; hand_crop_box, object_crop_box: (4,) px, crop.
+    """
+
+    affine: np.ndarray
+    crop_K: np.ndarray
+    hand_box: np.ndarray
+    object_box: np.ndarray
+    hand_crop_box: np.ndarray
+    object_crop_box: np.ndarray
+
+
+def crop_geometry(image_size: Tuple[int, int], K: np.ndarray, hand_box: np.ndarray,
+                  object_box: np.ndarray) -> CropGeometry:
+    """The crop of an image of `image_size` (W, H) around the hand and object boxes (px, image), K (3, 3).
+
+    Raises EstimationError for invalid intrinsics or boxes, or boxes outside the image.
+    """
+    K = _check_intrinsics(K)
+    hand_box = _check_box("hand_box", hand_box)
+    object_box = _check_box("object_box", object_box)
+    try:
+        region = crop_box(hand_box, object_box, image_size, integer_centres=False)
+    except ValueError as error:
+        raise EstimationError(str(error)) from error
+    affine = crop_affine(region, CROP_SIZE)
+    return CropGeometry(
+        affine=affine, crop_K=affine_intrinsics(K, affine), hand_box=hand_box, object_box=object_box,
+        hand_crop_box=affine_boxes(hand_box, affine), object_crop_box=affine_boxes(object_box, affine),
+    )
+
+
+def decode_output(out: HFLNetOutput, geometry: CropGeometry, object_model: ObjectModel, faces: np.ndarray,
+                  pose_settings: ObjectPoseSettings = ObjectPoseSettings()) -> Tuple[HandEstimate, ObjectEstimate]:
+    """The first sample of a network output -> camera-frame hand and object estimates.
+
+    The hand's root-relative joints are placed by the translation that best reprojects them onto the
+    predicted 2D joints (crop intrinsics); the object pose comes from EPnP + RANSAC on the decoder maps.
+    faces: (1538, 3) MANO faces. Raises EstimationError when the hand cannot be placed.
+    """
+    joints_rel, vertices_rel = _first(out.joints), _first(out.vertices)
+    joints_2d_crop = denormalise_in_box(_first(out.joints_2d), geometry.hand_crop_box)
+    peaks = _first(out.heatmaps).reshape(joints_rel.shape[0], -1).max(axis=1)
+    try:
+        root = solve_root_translation(joints_rel, joints_2d_crop, geometry.crop_K)
+    except ValueError as error:
+        LOG.debug("least-squares hand placement failed (%s); using weak perspective", error)
+        try:
+            root = weak_perspective_translation(joints_rel, joints_2d_crop, geometry.crop_K)
+        except ValueError as fallback_error:
+            raise EstimationError(f"hand could not be placed in the camera frame: {fallback_error}") from error
+    joints = joints_rel + root
+    image_from_crop = invert_affine(geometry.affine)
+    hand = HandEstimate(
+        joints=joints, vertices=vertices_rel + root, faces=faces,
+        joints_2d=apply_affine(joints_2d_crop, image_from_crop),
+        wrist_pose=wrist_pose(_first(out.mano_rotmats)[0], joints[0]),
+        mano_pose=_first(out.mano_pose), mano_shape=_first(out.mano_shape),
+        box=geometry.hand_box, score=float(peaks.mean()),
+    )
+    confidence, xs, ys = _first(out.object_confidence), _first(out.object_x), _first(out.object_y)
+    pose = estimate_object_pose(confidence, xs, ys, geometry.object_crop_box, object_model.control_points,
+                                geometry.crop_K, pose_settings)
+    uv, scores = best_control_points(confidence, xs, ys)
+    obj = ObjectEstimate(
+        name=object_model.name,
+        rotation=None if pose is None else pose.rotation,
+        translation=None if pose is None else pose.translation,
+        control_points_2d=apply_affine(denormalise_in_box(uv, geometry.object_crop_box), image_from_crop),
+        control_point_scores=scores, inliers=0 if pose is None else pose.inliers,
+        box=geometry.object_box, score=float(scores.mean()),
+    )
+    return hand, obj

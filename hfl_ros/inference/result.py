@@ -66,3 +66,36 @@ class HandObjectEstimate:
     hand: HandEstimate
     object: ObjectEstimate
     timings: Dict[str, float] = field(default_factory=dict)
+
+
+def _listed(value: Optional[np.ndarray]) -> Optional[list]:
+    return None if value is None else np.asarray(value, dtype=np.float64).round(6).tolist()
+
+
+def estimate_to_dict(estimate: HandObjectEstimate) -> Dict[str, object]:
+    """A JSON-serialisable dict of an estimate (metres, pixels, radians; the mesh's vertices left out)."""
+    hand, obj = estimate.hand, estimate.object
+    return {
+        "hand": {
+            "side": hand.side,
+            "score": round(hand.score, 6),
+            "box": _listed(hand.box),
+            "joints": _listed(hand.joints),
+            "joints_2d": _listed(hand.joints_2d),
+            "wrist_pose": _listed(hand.wrist_pose),
+            "mano_pose": _listed(hand.mano_pose),
+            "mano_shape": _listed(hand.mano_shape),
+        },
+        "object": {
+            "name": obj.name,
+            "score": round(obj.score, 6),
+            "box": _listed(obj.box),
+            "has_pose": obj.has_pose,
+            "rotation": _listed(obj.rotation),
+            "translation": _listed(obj.translation),
+            "inliers": obj.inliers,
+            "control_points_2d": _listed(obj.control_points_2d),
+            "control_point_scores": _listed(obj.control_point_scores),
+        },
+        "timings_s": {name: round(seconds, 6) for name, seconds in estimate.timings.items()},
+    }

@@ -74,9 +74,10 @@ class ManoLayer(nn.Module):
     data: arrays of a MANO model file (``read_mano_pickle``); side: "right" or "left" (selects the
     fingertip vertices); use_pca: pose is global 3 + ``ncomps`` PCA coefficients mapped through the
     first ``ncomps`` rows of ``hands_components``; flat_hand_mean: if False, ``hands_mean`` is added
-    to the 45 articulation parameters (as manopth does).
+    to the 45 articulation parameters (as manopth does); dtype: floating dtype of the model buffers
+    (inputs are cast to it).
 
-    Buffers (float32 unless stated, non-persistent): v_template (778, 3) m, shapedirs (778, 3, 10),
+    Buffers (``dtype`` unless stated, non-persistent): v_template (778, 3) m, shapedirs (778, 3, 10),
     posedirs (778, 3, 135), J_regressor (16, 778), weights (778, 16), faces (1538, 3) int64,
     hands_mean (45,), hands_components (45, 45), fingertips (5,) int64.
     """
@@ -88,12 +89,15 @@ class ManoLayer(nn.Module):
         use_pca: bool = False,
         ncomps: int = NUM_HAND_POSE,
         flat_hand_mean: bool = True,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
         if not isinstance(data, ManoModelData):
             raise TypeError(f"data must be a ManoModelData, got {type(data).__name__}")
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating-point torch dtype, got {dtype}")
         if not 1 <= int(ncomps) <= NUM_HAND_POSE:
             raise ValueError(f"ncomps must be in [1, {NUM_HAND_POSE}], got {ncomps}")
         self.side = side
@@ -102,8 +106,8 @@ class ManoLayer(nn.Module):
         self.flat_hand_mean = bool(flat_hand_mean)
         self.source = data.source
 
-        def buffer(name: str, array: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
-            self.register_buffer(name, torch.as_tensor(np.array(array), dtype=dtype), persistent=False)
+        def buffer(name: str, array: np.ndarray, buffer_dtype: torch.dtype = dtype) -> None:
+            self.register_buffer(name, torch.as_tensor(np.array(array), dtype=buffer_dtype), persistent=False)
 
         buffer("v_template", data.v_template)
         buffer("shapedirs", data.shapedirs)
@@ -219,7 +223,7 @@ def resolve_mano_path(path_or_dir: Union[str, Path], side: str = "right") -> Pat
 
 def load_mano(path_or_dir: Union[str, Path], side: str = "right", **layer_options) -> ManoLayer:
     """Build a ManoLayer from a MANO pickle file or a directory holding MANO_RIGHT.pkl / MANO_LEFT.pkl
-    (directly or under ``models/``). ``layer_options``: use_pca, ncomps, flat_hand_mean.
+    (directly or under ``models/``). ``layer_options``: use_pca, ncomps, flat_hand_mean, dtype.
 
     A file whose name says the other side (MANO_LEFT.pkl with side="right", or the reverse) is refused.
     """

@@ -83,8 +83,8 @@ class HandHeatmapHead(nn.Module):
         self.beta = nn.Parameter(torch.ones(num_joints, 1))
         centres = (torch.arange(roi_size, dtype=torch.float32) + 0.5) / roi_size
         grid_y, grid_x = torch.meshgrid(centres, centres, indexing="ij")
-        self.register_buffer("grid_x", grid_x)
-        self.register_buffer("grid_y", grid_y)
+        self.register_buffer("grid_x", grid_x.contiguous())
+        self.register_buffer("grid_y", grid_y.contiguous())
         self.out_channels = channels
 
     def forward(self, features: torch.Tensor) -> HeatmapOutput:

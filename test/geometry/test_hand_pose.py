@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from hfl_ros.constants import NUM_JOINTS
 from hfl_ros.geometry.camera import project_points
-from hfl_ros.geometry.hand_pose import solve_root_translation, wrist_pose
+from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_translation, wrist_pose
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 612.0, 240.0], [0.0, 0.0, 1.0]])
 
@@ -124,3 +124,18 @@ def test_wrist_pose_is_the_homogeneous_transform() -> None:
         wrist_pose(np.diag([1.0, 1.0, -1.0]), position)
     with pytest.raises(ValueError, match="shape"):
         wrist_pose(rotation, np.zeros(4))
+
+
+def test_weak_perspective_is_close_for_a_distant_hand_and_always_in_front() -> None:
+    joints = _hand(5, batch=1)[0] * 0.5
+    translation = np.array([0.1, -0.05, 1.5])
+    uv = project_points(joints + translation, K)
+    solved = weak_perspective_translation(joints, uv, K)
+    assert np.linalg.norm(solved - translation) < 0.05 * translation[2]
+    inconsistent = weak_perspective_translation(joints * np.array([1.0, 1.0, -1.0]) * 3, uv, K)
+    assert inconsistent[2] > 0
+
+
+def test_weak_perspective_refuses_collapsed_joints() -> None:
+    with pytest.raises(ValueError, match="spread"):
+        weak_perspective_translation(np.zeros((21, 3)), np.zeros((21, 2)), K)

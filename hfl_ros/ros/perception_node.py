@@ -1,0 +1,375 @@
+"""`perception_node`: the HFL-Net hand-object perception lifecycle node.
+
+Subscribes (relative names, remappable): `image` (sensor_msgs/Image, or `image/compressed` with
+image_transport:=compressed), `camera_info`, and optionally `rois` (hfl_ros/HandObjectRois).
+Publishes: `hand_object` (hfl_ros/HandObject), `object_pose` (geometry_msgs/PoseStamped), `hand_joints`
+(geometry_msgs/PoseArray), `markers` (visualization_msgs/MarkerArray), `debug_image` (sensor_msgs/Image,
+rendered only while subscribed), TF on /tf (tf2_msgs/TFMessage) and /diagnostics.
+
+Frames are processed on a worker thread, newest first: a frame arriving while another waits replaces
+it (counted as dropped). Every output carries the input image's header. A frame that cannot be processed
+is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing non-finite is
+published. Run: `ros2 run hfl_ros perception_node --ros-args --params-file config/perception.yaml`
+or `python -m hfl_ros.ros.perception_node --ros-args ...`.
+"""
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
+from hfl_ros.inference.objects import ObjectModel, ObjectRegistry
+from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.msg import HandObject, HandObjectRois
+from hfl_ros.ros import conversions
+from hfl_ros.ros.boxes import BoxSelector, FrameBoxes, tracking_boxes
+from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
+from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status
+from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image
+from hfl_ros.ros.parameters import DYNAMIC_PARAMETERS, PARAMETERS, NodeSettings, package_config_file, \
+    settings_from_values
+from hfl_ros.ros.worker import LatestFrameWorker
+from tf2_msgs.msg import TFMessage
+
+NODE_NAME = "perception_node"
+UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
+
+#: Skip reasons (diagnostics keys).
+SKIP_NO_CAMERA_INFO = "no camera_info"
+SKIP_BAD_CAMERA_INFO = "bad camera_info"
+SKIP_BAD_IMAGE = "bad image"
+SKIP_NO_FRAME_ID = "no frame_id"
+SKIP_ESTIMATION = "estimation failed"
+SKIP_NON_FINITE = "non-finite estimate"
+SKIP_INTERNAL = "internal error"
+
+
+@dataclass
+class Frame:
+    """One received image waiting for the worker; arrival: time.monotonic() at the callback."""
+
+    message: Union[Image, CompressedImage]
+    arrival: float
+
+
+class SkippedFrame(Exception):
+    """A frame that is not processed: `reason` is the diagnostics key, the message the detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class PerceptionNode(LifecycleNode):
+    """Lifecycle node around HandObjectEstimator; see the module docstring for its interface."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, parameter in PARAMETERS.items():
+            self.declare_parameter(name, parameter.default, ParameterDescriptor(description=parameter.description))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.stats = FrameStatistics()
+        self._state_label = "unconfigured"
+        self._config_error = ""
+        self._settings: Optional[NodeSettings] = None
+        self._estimator = None
+        self._registry: Optional[ObjectRegistry] = None
+        self._object_model: Optional[ObjectModel] = None
+        self._camera_info: Optional[CameraInfo] = None
+        self._selector: Optional[BoxSelector] = None
+        self._worker: Optional[LatestFrameWorker[Frame]] = None
+        self._outputs: Dict[str, Any] = {}
+        self._inputs: List[Any] = []
+        self._last_log: Dict[str, float] = {}
+        self._lock = threading.Lock()
+
+        # /diagnostics is not a lifecycle output: it also reports why the node is not active.
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        period = float(self.get_parameter("diagnostics_period").value)
+        self._diagnostics_timer = self.create_timer(period if period > 0 else 1.0, self._publish_diagnostics)
+
+        if self.get_parameter("autostart").value:
+            self.trigger_configure()
+            if self._state_label == "inactive":
+                self.trigger_activate()
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        values = {name: self.get_parameter(name).value for name in PARAMETERS}
+        try:
+            settings = settings_from_values(values, package_config_file("objects.yaml"))
+            registry = ObjectRegistry.from_yaml(settings.object_registry)
+            object_model = registry.model(settings.object)
+            estimator = HandObjectEstimator.from_files(settings.checkpoint, settings.mano_dir, settings.device,
+                                                       settings.fp16)
+        except Exception as error:  # every configure failure must be reported, whatever raised it
+            self._config_error = f"configure failed: {type(error).__name__}: {error}"
+            self.get_logger().error(self._config_error)
+            return TransitionCallbackReturn.FAILURE
+        self._config_error = ""
+        self._settings, self._registry, self._object_model = settings, registry, object_model
+        self._estimator = estimator
+        self._selector = BoxSelector(settings.boxes)
+        self._create_publishers(settings)
+        self._worker = LatestFrameWorker(self._process, self._on_worker_error,
+                                         on_drop=lambda frame: self.stats.frame_dropped())
+        if estimator.untrained:
+            self.get_logger().error(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
+                                    "message is marked untrained")
+        self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
+                               f"checkpoint {settings.checkpoint or '(none: untrained)'}")
+        self._state_label = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        settings = self._settings
+        if settings.image_transport == "compressed":
+            self._inputs.append(self.create_subscription(
+                CompressedImage, "image/compressed", self._on_image, qos_profile_sensor_data))
+        else:
+            self._inputs.append(self.create_subscription(Image, "image", self._on_image,
+                                                                qos_profile_sensor_data))
+        self._inputs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
+                                                            qos_profile_sensor_data))
+        if settings.use_external_rois:
+            self._inputs.append(self.create_subscription(HandObjectRois, "rois", self._on_rois,
+                                                                qos_profile_sensor_data))
+        self._state_label = "active"
+        self.get_logger().info("active")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._destroy_subscriptions()
+        if self._worker is not None:
+            self._worker.clear()
+        self._state_label = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        self._state_label = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        self._state_label = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self._destroy_subscriptions()
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        for publisher in self._outputs.values():
+            self.destroy_publisher(publisher)
+        self._outputs = {}
+        self._estimator = None
+        self._camera_info = None
+
+    def _destroy_subscriptions(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+
+    def _create_publishers(self, settings: NodeSettings) -> None:
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        wanted = {
+            "hand_object": (settings.publish_hand_object, HandObject, "hand_object", reliable),
+            "object_pose": (settings.publish_object_pose, PoseStamped, "object_pose", reliable),
+            "hand_joints": (settings.publish_hand_joints, PoseArray, "hand_joints", reliable),
+            "markers": (settings.publish_markers, MarkerArray, "markers", reliable),
+            "tf": (settings.publish_tf, TFMessage, "/tf", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)),
+            "debug_image": (settings.publish_debug_image, Image, "debug_image",
+                            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
+        }
+        self._outputs = {key: self.create_lifecycle_publisher(msg_type, topic, qos)
+                            for key, (enabled, msg_type, topic, qos) in wanted.items() if enabled}
+
+    # ----------------------------------------------------------------------------------------- parameters
+    def _on_set_parameters(self, parameters: List[rclpy.parameter.Parameter]) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name not in DYNAMIC_PARAMETERS:
+                continue
+            if self._registry is None:  # not configured: the value is read at configure
+                continue
+            try:
+                model = self._registry.model(parameter.value)
+            except Exception as error:
+                return SetParametersResult(successful=False, reason=str(error))
+            with self._lock:
+                self._object_model = model
+                if self._selector is not None:
+                    self._selector.reset()
+            self.get_logger().info(f"object is now {parameter.value!r}")
+        return SetParametersResult(successful=True)
+
+    # ----------------------------------------------------------------------------------------- callbacks
+    def _on_image(self, message: Union[Image, CompressedImage]) -> None:
+        self.stats.frame_received()
+        self._worker.submit(Frame(message, time.monotonic()))
+
+    def _on_camera_info(self, message: CameraInfo) -> None:
+        self._camera_info = message
+
+    def _on_rois(self, message: HandObjectRois) -> None:
+        self._selector.set_external(conversions.stamp_seconds(message.header.stamp),
+                                    conversions.box_from_roi(message.hand), conversions.box_from_roi(message.object))
+
+    def _on_worker_error(self, frame: Frame, error: BaseException) -> None:
+        if isinstance(error, SkippedFrame):
+            self._skip(error.reason, str(error))
+        else:
+            detail = f"{type(error).__name__}: {error}"
+            self._skip(SKIP_INTERNAL, detail)
+            self.get_logger().debug(traceback.format_exc())
+
+    def _skip(self, reason: str, detail: str) -> None:
+        self.stats.frame_skipped(reason, detail)
+        now = time.monotonic()
+        throttle = self._settings.log_throttle if self._settings is not None else 5.0
+        if now - self._last_log.get(reason, -np.inf) >= throttle:
+            self._last_log[reason] = now
+            self.get_logger().warning(f"frame skipped ({reason}): {detail}")
+
+    # ----------------------------------------------------------------------------------------- processing
+    def _decode(self, message: Union[Image, CompressedImage], max_pixels: int) -> np.ndarray:
+        try:
+            if isinstance(message, CompressedImage):
+                return compressed_to_rgb(message.data, max_pixels)
+            return image_to_rgb(message.encoding, message.height, message.width, message.step, message.data,
+                                max_pixels)
+        except ImageConversionError as error:
+            raise SkippedFrame(SKIP_BAD_IMAGE, str(error)) from error
+
+    def _intrinsics(self, info: Optional[CameraInfo], width: int, height: int) -> np.ndarray:
+        if info is None:
+            raise SkippedFrame(SKIP_NO_CAMERA_INFO, "no camera_info received yet")
+        try:
+            K = intrinsics_from_camera_info(info.k, info.p, self._settings.intrinsics_source)
+            check_image_size(info.width, info.height, width, height)
+        except IntrinsicsError as error:
+            raise SkippedFrame(SKIP_BAD_CAMERA_INFO, str(error)) from error
+        return K
+
+    def _process(self, frame: Frame) -> None:
+        settings = self._settings
+        header = frame.message.header
+        if not header.frame_id:
+            raise SkippedFrame(SKIP_NO_FRAME_ID, "image header has an empty frame_id")
+        info = self._camera_info
+        if info is None:
+            raise SkippedFrame(SKIP_NO_CAMERA_INFO, "no camera_info received yet")
+        rgb = self._decode(frame.message, settings.max_image_pixels)
+        height, width = rgb.shape[:2]
+        K = self._intrinsics(info, width, height)
+        stamp = conversions.stamp_seconds(header.stamp)
+        with self._lock:
+            object_model = self._object_model
+            boxes = self._selector.select(stamp, width, height)
+        try:
+            estimate = self._estimator.estimate(rgb, K, boxes.hand, boxes.object, object_model)
+        except EstimationError as error:
+            raise SkippedFrame(SKIP_ESTIMATION, str(error)) from error
+        bad = conversions.non_finite_fields(estimate)
+        if bad:
+            raise SkippedFrame(SKIP_NON_FINITE, f"estimate has non-finite values in {', '.join(bad)}")
+        if settings.tracking:
+            hand_box, object_box = tracking_boxes(estimate, K, object_model.control_points, settings.boxes)
+            with self._lock:
+                if object_model is self._object_model:
+                    self._selector.set_tracked(stamp, hand_box, object_box)
+        self._publish(frame, estimate, boxes, rgb, K, object_model)
+
+    def _publish(self, frame: Frame, estimate: HandObjectEstimate, boxes: FrameBoxes, rgb: np.ndarray,
+                 K: np.ndarray, object_model: ObjectModel) -> None:
+        settings, publishers = self._settings, self._outputs
+        header = frame.message.header
+        height, width = rgb.shape[:2]
+        hand_ok = estimate.hand.score >= settings.min_hand_score
+        obj = estimate.object
+        object_ok = (obj.has_pose and obj.score >= settings.min_object_score
+                     and obj.inliers >= settings.min_object_inliers)
+        if "hand_object" in publishers:
+            publishers["hand_object"].publish(conversions.hand_object_message(
+                estimate, header, boxes.source, self._estimator.untrained, (width, height),
+                time.monotonic() - frame.arrival))
+        if "object_pose" in publishers and object_ok:
+            publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
+        if "hand_joints" in publishers and hand_ok:
+            publishers["hand_joints"].publish(conversions.hand_joints_message(estimate, header))
+        if "tf" in publishers and (hand_ok or object_ok):
+            publishers["tf"].publish(conversions.tf_message(estimate, header, settings.frame_prefix, hand_ok,
+                                                            object_ok))
+        if "markers" in publishers:
+            publishers["markers"].publish(conversions.marker_array(
+                estimate, header, object_model.control_points, lifetime=settings.marker_lifetime,
+                include_hand=hand_ok, include_object=object_ok))
+        debug = publishers.get("debug_image")
+        if debug is not None and debug.get_subscription_count() > 0:
+            banner = UNTRAINED_BANNER if self._estimator.untrained else ""
+            fields = rgb_to_image(draw_estimate(rgb, K, estimate, object_model, banner=banner))
+            debug.publish(Image(header=conversions.copy_header(header), encoding=fields.encoding,
+                                height=fields.height, width=fields.width, step=fields.step, data=fields.data))
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.stats.frame_published(time.monotonic() - frame.arrival, now - conversions.stamp_seconds(header.stamp),
+                                   float(estimate.timings.get("network", 0.0)), boxes.source)
+
+    # ----------------------------------------------------------------------------------------- diagnostics
+    def _problems(self) -> tuple:
+        problems = []
+        if self._config_error:
+            problems.append(self._config_error)
+        if self._estimator is not None and self._estimator.untrained:
+            problems.append(f"warn: {UNTRAINED_BANNER}")
+        if self._state_label == "active" and self._camera_info is None:
+            problems.append("warn: no camera_info received yet")
+        return tuple(problems)
+
+    def _publish_diagnostics(self) -> None:
+        status = diagnostic_status(self.stats.snapshot(), f"hfl_ros: {self.get_fully_qualified_name()}",
+                                   "hfl_ros", self._state_label, self._problems())
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point of the `perception_node` executable."""
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""HandObjectEstimate -> ROS messages: headers copied, poses and quaternions exact, marker sizes."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+
+from builtin_interfaces.msg import Time  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from transforms3d.quaternions import quat2mat  # noqa: E402
+from visualization_msgs.msg import Marker  # noqa: E402
+
+from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.geometry.control_points import control_points_from_points  # noqa: E402
+from hfl_ros.ros import conversions  # noqa: E402
+
+HEADER = Header(stamp=Time(sec=1700000000, nanosec=123456789), frame_id="camera_color_optical_frame")
+CUBE = control_points_from_points(np.array([[-0.03, -0.02, -0.01], [0.03, 0.02, 0.01]]))
+
+
+def _same_header(header: Header) -> bool:
+    return (header.stamp.sec, header.stamp.nanosec, header.frame_id) == (1700000000, 123456789,
+                                                                       "camera_color_optical_frame")
+
+
+def _matrix(q) -> np.ndarray:
+    return quat2mat([q.w, q.x, q.y, q.z])
+
+
+def test_quaternion_round_trips_and_is_unit():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q = rng.normal(size=4)
+        rotation = quat2mat(q / np.linalg.norm(q))
+        msg = conversions.quaternion_from_matrix(rotation)
+        assert np.isclose(np.linalg.norm([msg.w, msg.x, msg.y, msg.z]), 1.0) and msg.w >= 0
+        np.testing.assert_allclose(_matrix(msg), rotation, atol=1e-12)
+
+
+def test_hand_object_message_carries_the_estimate(estimate_factory):
+    estimate = estimate_factory(object_angle=0.7)
+    msg = conversions.hand_object_message(estimate, HEADER, "tracking", True, (320, 240), 0.5)
+    assert _same_header(msg.header) and msg.header is not HEADER
+    assert (msg.box_source, msg.untrained) == ("tracking", True)
+    assert np.isclose(msg.network_time, 0.4) and np.isclose(msg.processing_time, 0.5)
+    joints = np.array([[p.x, p.y, p.z] for p in msg.hand.joints])
+    np.testing.assert_allclose(joints, estimate.hand.joints)
+    np.testing.assert_allclose([[p.x, p.y] for p in msg.hand.joints_2d], estimate.hand.joints_2d)
+    np.testing.assert_allclose(msg.hand.mano_pose, estimate.hand.mano_pose, atol=1e-6)
+    np.testing.assert_allclose(_matrix(msg.hand.wrist_pose.orientation), estimate.hand.wrist_pose[:3, :3], atol=1e-12)
+    assert msg.object.has_pose and msg.object.inliers == 12
+    np.testing.assert_allclose(_matrix(msg.object.pose.orientation), estimate.object.rotation, atol=1e-12)
+    position = msg.object.pose.position
+    np.testing.assert_allclose([position.x, position.y, position.z], estimate.object.translation)
+    roi = msg.hand.box
+    assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (100, 60, 120, 120)
+
+
+def test_no_pose_gives_identity_and_no_pose_outputs(estimate_factory):
+    estimate = estimate_factory(object_angle=None)
+    msg = conversions.hand_object_message(estimate, HEADER, "initial", False, (320, 240), 0.1)
+    assert not msg.object.has_pose and msg.object.pose.orientation.w == 1.0
+    assert conversions.object_pose_message(estimate, HEADER) is None
+    tf = conversions.tf_message(estimate, HEADER, "hfl/")
+    assert [t.child_frame_id for t in tf.transforms] == ["hfl/wrist"]
+
+
+def test_object_pose_and_tf_share_the_image_header(estimate_factory):
+    estimate = estimate_factory(object_angle=-1.2)
+    pose = conversions.object_pose_message(estimate, HEADER)
+    assert _same_header(pose.header)
+    np.testing.assert_allclose(_matrix(pose.pose.orientation), estimate.object.rotation, atol=1e-12)
+    tf = conversions.tf_message(estimate, HEADER, "left/")
+    assert [t.child_frame_id for t in tf.transforms] == ["left/wrist", "left/object"]
+    for transform in tf.transforms:
+        assert _same_header(transform.header)
+    wrist = tf.transforms[0].transform
+    np.testing.assert_allclose([wrist.translation.x, wrist.translation.y, wrist.translation.z],
+                               estimate.hand.joints[0])
+    assert conversions.tf_message(estimate, HEADER, "", include_hand=False).transforms[0].child_frame_id == "object"
+
+
+def test_hand_joints_are_a_pose_array_in_joint_order(estimate_factory):
+    estimate = estimate_factory()
+    msg = conversions.hand_joints_message(estimate, HEADER)
+    assert _same_header(msg.header) and len(msg.poses) == NUM_JOINTS
+    np.testing.assert_allclose([[p.position.x, p.position.y, p.position.z] for p in msg.poses], estimate.hand.joints)
+    assert all(p.orientation.w == 1.0 for p in msg.poses)
+
+
+def test_markers_have_the_documented_sizes(estimate_factory):
+    estimate = estimate_factory(object_angle=0.2)
+    markers = conversions.marker_array(estimate, HEADER, CUBE, lifetime=0.5).markers
+    mesh, skeleton, box = markers
+    assert all(_same_header(m.header) for m in markers)
+    assert (mesh.type, len(mesh.points)) == (Marker.TRIANGLE_LIST, 3 * NUM_MANO_FACES)
+    first_face = estimate.hand.vertices[estimate.hand.faces[0]]
+    np.testing.assert_allclose([[p.x, p.y, p.z] for p in mesh.points[:3]], first_face)
+    assert (skeleton.type, len(skeleton.points)) == (Marker.LINE_LIST, 2 * (len(JOINT_PARENTS) - 1))
+    assert (box.type, len(box.points)) == (Marker.LINE_LIST, 2 * len(BOX_EDGES))
+    corner = CUBE[BOX_EDGES[0][0]] @ estimate.object.rotation.T + estimate.object.translation
+    np.testing.assert_allclose([box.points[0].x, box.points[0].y, box.points[0].z], corner)
+    assert (mesh.lifetime.sec, mesh.lifetime.nanosec) == (0, 500_000_000)
+
+
+def test_hidden_parts_are_deleted(estimate_factory):
+    estimate = estimate_factory(object_angle=None)
+    markers = conversions.marker_array(estimate, HEADER, CUBE, include_hand=False).markers
+    assert [m.action for m in markers] == [Marker.DELETE] * 3
+    assert len({m.id for m in markers}) == 3
+
+
+def test_non_finite_fields_are_named(estimate_factory):
+    estimate = estimate_factory(object_angle=0.1)
+    assert conversions.non_finite_fields(estimate) == []
+    estimate.hand.joints[3, 1] = np.nan
+    estimate.object.translation[2] = np.inf
+    assert conversions.non_finite_fields(estimate) == ["hand.joints", "object.translation"]
+
+
+def test_roi_and_box_round_trip():
+    roi = conversions.roi_from_box(np.array([10.2, 20.7, 50.1, 80.0]), 64, 64)
+    assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (10, 20, 41, 44)
+    np.testing.assert_array_equal(conversions.box_from_roi(roi), [10, 20, 51, 64])
+
+
+def test_duration_and_stamp_seconds():
+    d = conversions.duration(1.25)
+    assert (d.sec, d.nanosec) == (1, 250_000_000)
+    assert conversions.stamp_seconds(HEADER.stamp) == pytest.approx(1700000000.123456789, abs=1e-6)

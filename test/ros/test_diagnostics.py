@@ -1,0 +1,55 @@
+"""Frame statistics and their DiagnosticStatus."""
+
+import threading
+
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+
+from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status  # noqa: E402
+
+
+def _values(status: DiagnosticStatus) -> dict:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def test_counters_rate_and_percentiles():
+    stats = FrameStatistics()
+    for i in range(11):
+        stats.frame_received()
+        stats.frame_published(latency=0.1 * (i + 1), stamp_age=0.2, network_time=0.05, box_source="tracking",
+                              now=100.0 + 0.5 * i)
+    stats.frame_dropped()
+    stats.frame_skipped("bad image", "unsupported encoding 'rgb16'")
+    snap = stats.snapshot()
+    assert (snap.received, snap.processed, snap.dropped, snap.skipped) == (11, 11, 1, {"bad image": 1})
+    assert snap.rate == pytest.approx(2.0)
+    assert snap.latency_p50 == pytest.approx(0.6)
+    assert snap.last_error == "unsupported encoding 'rgb16'" and snap.last_box_source == "tracking"
+
+
+def test_counters_are_thread_safe():
+    stats = FrameStatistics()
+    threads = [threading.Thread(target=lambda: [stats.frame_received() for _ in range(1000)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert stats.snapshot().received == 4000
+
+
+def test_levels_and_reported_values():
+    stats = FrameStatistics()
+    ok = diagnostic_status(stats.snapshot(), "hfl_ros: /perception_node", "hfl_ros", "active")
+    assert ok.level == DiagnosticStatus.OK and ok.name == "hfl_ros: /perception_node"
+    stats.frame_skipped("no camera_info", "no camera_info received yet")
+    warn = diagnostic_status(stats.snapshot(), "n", "h", "active", ("warn: UNTRAINED WEIGHTS",))
+    assert warn.level == DiagnosticStatus.WARN
+    assert "UNTRAINED WEIGHTS" in warn.message and "no camera_info received yet" in warn.message
+    values = _values(warn)
+    assert values["skipped: no camera_info"] == "1" and values["last error"] == "no camera_info received yet"
+    error = diagnostic_status(stats.snapshot(), "n", "h", "unconfigured",
+                              ("configure failed: FileNotFoundError: /x/ckpt.pt",))
+    assert error.level == DiagnosticStatus.ERROR and "/x/ckpt.pt" in error.message
