@@ -3,7 +3,7 @@
 import io
 import pickle
 from pathlib import Path
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 import cv2
 import numpy as np
@@ -12,51 +12,41 @@ import yaml
 PathLike = Union[str, Path]
 
 
-def _numpy_reconstruct() -> Callable:
-    from numpy._core import multiarray
-
-    return multiarray._reconstruct
-
-
-def _numpy_scalar() -> Callable:
-    from numpy._core import multiarray
-
-    return multiarray.scalar
+def _codecs_encode(text: str, encoding: str = "latin1") -> bytes:
+    """_codecs.encode as protocol-2 pickles use it to store bytes (latin-1 only)."""
+    if encoding.replace("-", "").lower() != "latin1":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
 
 
-def _numpy_frombuffer() -> Callable:
-    from numpy._core import numeric
+def _allowed_globals() -> Dict[Tuple[str, str], Any]:
+    """(module, name) -> object for every global a dataset pickle may reference: numpy arrays, dtypes,
+    scalars and bytes. The numpy helpers are taken from numpy's own reductions, whatever their module."""
+    reconstruct = np.empty(0).__reduce__()[0]
+    scalar = np.float64(0).__reduce__()[0]
+    frombuffer = np.zeros(1).__reduce_ex__(5)[0]
+    allowed: Dict[Tuple[str, str], Any] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _codecs_encode,
+    }
+    for package in ("numpy.core", "numpy._core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{package}.multiarray", "scalar")] = scalar
+        allowed[(f"{package}.numeric", "_frombuffer")] = frombuffer
+    return allowed
 
-    return numeric._frombuffer
 
-
-def _codecs_encode() -> Callable:
-    import codecs
-
-    return codecs.encode
-
-
-#: (module, name) pairs a dataset pickle may reference: numpy arrays, dtypes, scalars and bytes.
 #: Any other global (functions, arbitrary classes) is refused before it is imported.
-_PICKLE_ALLOWED: Dict[Tuple[str, str], Callable[[], Any]] = {
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
-    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
-    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
-    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
-    ("_codecs", "encode"): _codecs_encode,
-}
+_PICKLE_ALLOWED = _allowed_globals()
 
 
 class _AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        factory = _PICKLE_ALLOWED.get((module, name))
-        if factory is None:
+        found = _PICKLE_ALLOWED.get((module, name))
+        if found is None:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name} from a dataset pickle")
-        return factory()
+        return found
 
 
 def load_pickle(path: PathLike) -> Any:

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -31,6 +31,8 @@ from hfl_ros.data.raster import rasterize, vertex_normals
 from hfl_ros.data.sample import FrameAnnotation, Sample
 from hfl_ros.data.transforms import build_sample
 from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.mano import load_mano
+from hfl_ros.mano.procedural import procedural_mano_dir
 
 LOGGER = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ class SyntheticScene:
             raise ValueError(f"SyntheticScene.depth_range must start beyond 0.05 m, got {self.depth_range}")
         if not 0 < self.placement <= 1:
             raise ValueError(f"SyntheticScene.placement must be in (0, 1], got {self.placement}")
+        if self.max_attempts < 1:
+            raise ValueError(f"SyntheticScene.max_attempts must be >= 1, got {self.max_attempts}")
 
     def object_names(self) -> Tuple[str, ...]:
         if self.objects:
@@ -164,8 +168,7 @@ class HandRig:
     @classmethod
     def from_rest_joints(cls, joints: np.ndarray) -> "HandRig":
         """joints: (21, 3) m rest-pose output joints (JOINT_NAMES order) of a right hand."""
-        index, middle, little = (JOINT_NAMES.index(n) for n in ("index1", "middle1", "little1"))
-        palm = _unit(np.cross(joints[index] - joints[little], joints[middle] - joints[WRIST]))
+        palm = palm_normal(joints)
         axes = np.zeros((NUM_MANO_JOINTS, 3))
         chains = {}
         for finger, base in _FINGER_BASES.items():
@@ -174,6 +177,16 @@ class HandRig:
             axes[list(mano_joints)] = _unit(np.cross(direction, palm))
             chains[finger] = mano_joints
         return cls(flexion_axes=axes, palm_normal=palm, chains=chains)
+
+
+def palm_normal(joints: np.ndarray) -> np.ndarray:
+    """(3,) unit normal out of the palm of a right hand. joints: (21, 3) m, JOINT_NAMES order.
+
+    With t = index1 - little1 (towards the thumb side) and f = middle1 - wrist (along the fingers),
+    a right hand's palm faces t x f.
+    """
+    index, middle, little = (JOINT_NAMES.index(n) for n in ("index1", "middle1", "little1"))
+    return _unit(np.cross(joints[index] - joints[little], joints[middle] - joints[WRIST]))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -227,7 +240,7 @@ def boundary_cap(faces: np.ndarray) -> np.ndarray:
     return np.vstack(caps) if caps else np.zeros((0, 3), dtype=np.int64)
 
 
-def boundary_loops(faces: np.ndarray) -> list:
+def boundary_loops(faces: np.ndarray) -> List[np.ndarray]:
     """Vertex loops (lists of ids, in the direction their edges run in their faces) of the edges that
     belong to one face only."""
     directed = np.concatenate((faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]))
@@ -273,8 +286,6 @@ class SceneAssets:
     @classmethod
     def load(cls, mano_dir: Optional[PathLike] = None, max_object_faces: int = 1200) -> "SceneAssets":
         """mano_dir: folder with MANO_RIGHT.pkl (None = the procedural hand, written to a cache folder)."""
-        from hfl_ros.mano import load_mano
-
         if mano_dir is None:
             mano_dir = _procedural_dir()
         layer = load_mano(mano_dir, side="right").eval()
@@ -306,8 +317,6 @@ class SceneAssets:
 
 @lru_cache(maxsize=1)
 def _procedural_dir() -> Path:
-    from hfl_ros.mano.procedural import procedural_mano_dir
-
     return Path(procedural_mano_dir(Path(tempfile.gettempdir()) / "hfl_ros_procedural_mano"))
 
 
@@ -376,6 +385,13 @@ def _shade(vertices: np.ndarray, faces: np.ndarray, albedo: np.ndarray, appearan
     return albedo * (appearance.ambient + appearance.diffuse * lambert)[:, None]
 
 
+def _checked(name: str, value: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape != shape or not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be a finite array of shape {shape}, got shape {array.shape}: {array}")
+    return array
+
+
 def render_scene(
     assets: SceneAssets,
     hand_pose: np.ndarray,
@@ -407,9 +423,12 @@ def render_scene(
         appearance = Appearance(background=np.full((height, width, 3), 0.5, dtype=np.float32))
     if appearance.background.shape != (height, width, 3):
         raise ValueError(f"background must be ({height}, {width}, 3), got {appearance.background.shape}")
-    wrist_position = np.asarray(wrist_position, dtype=np.float64).reshape(3)
-    object_rotation = np.asarray(object_rotation, dtype=np.float64).reshape(3, 3)
-    object_translation = np.asarray(object_translation, dtype=np.float64).reshape(3)
+    hand_pose = _checked("hand_pose", hand_pose, (48,))
+    hand_shape = _checked("hand_shape", hand_shape, (10,))
+    wrist_position = _checked("wrist_position", wrist_position, (3,))
+    object_rotation = _checked("object_rotation", object_rotation, (3, 3))
+    object_translation = _checked("object_translation", object_translation, (3,))
+    K = _checked("K", K, (3, 3))
     hand_vertices, hand_joints = assets.hand(hand_pose, hand_shape) if hand_mesh is None else hand_mesh
     hand_vertices = hand_vertices + wrist_position
     model = assets.object_model(object_name)
@@ -487,10 +506,9 @@ def _draw_geometry(rng: np.random.Generator, scene: SyntheticScene, assets: Scen
     model = assets.object_model(name)
     object_rotation = _random_rotation(rng)
     rotated = model.vertices @ object_rotation.T
-    index1, middle1, little1 = (JOINT_NAMES.index(n) for n in ("index1", "middle1", "little1"))
-    palm = _unit(np.cross(hand_joints[index1] - hand_joints[little1], hand_joints[middle1] - hand_joints[WRIST]))
+    palm = palm_normal(hand_joints)
     palm_centre = hand_joints[list(_PALM_JOINTS)].mean(axis=0)
-    fingers = _unit(hand_joints[middle1] - hand_joints[WRIST])
+    fingers = _unit(hand_joints[JOINT_NAMES.index("middle1")] - hand_joints[WRIST])
     gap = rng.uniform(0.005, 0.02)
     object_centre = palm_centre + fingers * rng.uniform(-0.01, 0.03) + palm * (gap - (rotated @ palm).min())
 
@@ -519,7 +537,7 @@ def render_frame(
     scene = scene or SyntheticScene()
     assets = assets or default_assets()
     area = scene.image_size[0] * scene.image_size[1]
-    for attempt in range(scene.max_attempts):
+    for _ in range(scene.max_attempts):
         draw = _draw_geometry(rng, scene, assets)
         appearance = random_appearance(rng, scene)
         result = render_scene(
@@ -669,6 +687,9 @@ def read_scene_object(directory: PathLike) -> Optional[ObjectModel]:
 
 __all__: Sequence[str] = (
     "Appearance",
+    "HandRig",
+    "boundary_cap",
+    "boundary_loops",
     "SceneAssets",
     "SyntheticDataset",
     "SyntheticScene",

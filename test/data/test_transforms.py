@@ -176,3 +176,11 @@ def test_annotation_dataset_is_reproducible_per_seed_epoch_and_index() -> None:
     assert len(dataset) == 3
     with pytest.raises(IndexError):
         dataset[3]
+
+
+def test_frames_whose_boxes_miss_the_image_crop_the_whole_image() -> None:
+    base = _annotation(4)
+    annotation = _annotation(4, joints_3d=base.joints_3d + (3.0, 0.0, 0.0), object_translation=np.array([3.0, 0.0, 0.6]))
+    sample = build_sample(annotation)
+    np.testing.assert_allclose(sample.crop_affine, camera.crop_affine(np.array([0.0, 0.0, 640.0, 480.0])), atol=1e-9)
+    assert sample.joints_valid and sample.joints_2d.min() >= 0 and sample.joints_2d.max() <= 1

@@ -33,8 +33,8 @@ from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.ros import harness  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
 from hfl_ros.msg import HandObjectRois  # noqa: E402
-from hfl_ros.ros import harness  # noqa: E402
 from hfl_ros.ros.conversions import box_from_roi, roi_from_box, stamp_seconds  # noqa: E402
 from hfl_ros.ros.image_conversion import encode_rgb  # noqa: E402
 
@@ -187,6 +187,8 @@ def _stamp_is(message: object, seconds: float) -> bool:
 def _with_stamp(recorder: harness.OutputRecorder, topic: str, seconds: float) -> List[object]:
     if topic == "tf":
         return [t for m in recorder.messages("tf") for t in m.transforms if _stamp_is(t, seconds)]
+    if topic == "markers":  # a MarkerArray has no header of its own: every marker carries it
+        return [m for m in recorder.messages(topic) if m.markers and all(_stamp_is(k, seconds) for k in m.markers)]
     return [m for m in recorder.messages(topic) if _stamp_is(m, seconds)]
 
 
@@ -270,7 +272,8 @@ def test_every_output_carries_the_input_header(ros, standin):
     outputs["tf"] = _wait_output(recorder, "tf", 20.0, count=2)
     for topic, messages in outputs.items():
         assert messages, f"no {topic} for the frame stamped 20.0\n{standin.log_tail()}"
-        assert all(m.header.frame_id == FRAME for m in messages), topic
+        headers = [k.header for m in messages for k in m.markers] if topic == "markers" else [m.header for m in messages]
+        assert all(h.frame_id == FRAME for h in headers), topic
 
     result = outputs["hand_object"][0]
     assert result.untrained and result.box_source == "initial" and result.object.name == "006_mustard_bottle"
@@ -314,8 +317,9 @@ def test_box_sources_tracking_external_initial(ros, standin):
     tracked = _wait_output(recorder, "hand_object", 21.2)[0]
     assert tracked.box_source == "tracking"
     joints_2d = np.array([[p.x, p.y] for p in first.hand.joints_2d])
-    centre, size = (joints_2d.min(0) + joints_2d.max(0)) / 2, (joints_2d.max(0) - joints_2d.min(0)) * 1.3
-    expected = np.clip(np.concatenate((centre - size / 2, centre + size / 2)), 0, [WIDTH, HEIGHT] * 2)
+    centre = (joints_2d.min(0) + joints_2d.max(0)) / 2
+    half = np.maximum((joints_2d.max(0) - joints_2d.min(0)) * 1.3 / 2, 24.0 / 2)  # shipped expansion, min size
+    expected = np.clip(np.concatenate((centre - half, centre + half)), 0, [WIDTH, HEIGHT] * 2)
     np.testing.assert_allclose(box_from_roi(tracked.hand.box), box_from_roi(roi_from_box(expected, WIDTH, HEIGHT)))
 
     hand_box, object_box = np.array([10.0, 12.0, 70.0, 90.0]), np.array([60.0, 30.0, 120.0, 100.0])
