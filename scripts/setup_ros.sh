@@ -170,6 +170,8 @@ cat > "$ENV_FILE" <<ENV
 export AMENT_PREFIX_PATH="$VENV\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
 export PYTHONPATH="$REPO\${PYTHONPATH:+:\$PYTHONPATH}"
 export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
+# DDS discovery on this host only (this machine has no robot network); unset it to reach other hosts.
+export ROS_AUTOMATIC_DISCOVERY_RANGE="\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export FASTRTPS_DEFAULT_PROFILES_FILE="$REPO/config/fastdds_profile.xml"
 ENV
 
@@ -182,6 +184,7 @@ from sensor_msgs.msg import Image, CameraInfo, CompressedImage
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 from tf2_msgs.msg import TFMessage
+import hfl_ros.ros  # joins the work tree's hfl_ros with the generated hfl_ros.msg
 from hfl_ros.msg import HandObject, HandObjectRois
 print(f"[setup_ros] ok: torch {torch.__version__}, numpy {numpy.__version__}, rclpy + tf2_msgs + hfl_ros.msg import")
 PYCHECK
