@@ -224,3 +224,39 @@ def marker_array(estimate: HandObjectEstimate, header: Header, object_control_po
     else:
         markers.append(_delete(header, namespace, MARKER_OBJECT_BOX))
     return MarkerArray(markers=markers)
+
+
+def _pose_record(pose: Pose) -> dict:
+    p, q = pose.position, pose.orientation
+    return {"position": [p.x, p.y, p.z], "orientation_xyzw": [q.x, q.y, q.z, q.w]}
+
+
+def _roi_record(roi: RegionOfInterest) -> List[int]:
+    return [roi.x_offset, roi.y_offset, roi.x_offset + roi.width, roi.y_offset + roi.height]
+
+
+def hand_object_record(message: HandObject) -> dict:
+    """A HandObject message as plain JSON-ready data (metres, pixels, seconds; boxes [x1, y1, x2, y2])."""
+    hand, obj = message.hand, message.object
+    return {
+        "stamp": stamp_seconds(message.header.stamp),
+        "frame_id": message.header.frame_id,
+        "untrained": bool(message.untrained),
+        "box_source": message.box_source,
+        "network_time": float(message.network_time),
+        "processing_time": float(message.processing_time),
+        "hand": {
+            "side": hand.side, "score": float(hand.score),
+            "joints": [[p.x, p.y, p.z] for p in hand.joints],
+            "joints_2d": [[p.x, p.y] for p in hand.joints_2d],
+            "wrist_pose": _pose_record(hand.wrist_pose),
+            "mano_pose": [float(v) for v in hand.mano_pose], "mano_shape": [float(v) for v in hand.mano_shape],
+            "box": _roi_record(hand.box),
+        },
+        "object": {
+            "name": obj.name, "score": float(obj.score), "has_pose": bool(obj.has_pose),
+            "pose": _pose_record(obj.pose) if obj.has_pose else None,
+            "control_points_2d": [[p.x, p.y] for p in obj.control_points_2d],
+            "inliers": int(obj.inliers), "box": _roi_record(obj.box),
+        },
+    }

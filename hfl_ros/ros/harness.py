@@ -121,7 +121,8 @@ def camera_info_message(K: np.ndarray, width: int, height: int, header: Header) 
 
 class OutputRecorder:
     """Subscribes to every output of a perception node (its namespace `namespace`), /tf and /diagnostics,
-    and keeps (receive time.monotonic(), message) per topic. Thread-safe; spin its `node` elsewhere.
+    and keeps (receive time.time(), message) per topic (wall clock: comparable with header stamps made on
+    this machine). Thread-safe; spin its `node` elsewhere.
 
     debug_image is subscribed only with record_debug_image (the node renders it only while subscribed).
     """
@@ -145,7 +146,7 @@ class OutputRecorder:
     def _callback(self, topic: str) -> Callable[[object], None]:
         def record(message: object) -> None:
             with self._condition:
-                self._messages[topic].append((time.monotonic(), message))
+                self._messages[topic].append((time.time(), message))
                 self._condition.notify_all()
             if self._on_message is not None:
                 self._on_message(topic, message)

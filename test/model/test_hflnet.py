@@ -40,7 +40,7 @@ def test_forward_contract_shapes(config, mano_layer):
     assert torch.isfinite(out.vertices).all()
 
 
-def test_training_step_reaches_every_part_and_detaches_cross_features(mano_layer):
+def test_training_step_reaches_every_part(mano_layer):
     model = HFLNet(ModelConfig(), mano_layer).train()
     out = model(*_inputs(2))
     loss = out.joints_2d.sum() + out.joints.sum() + out.object_x.sum() + out.object_confidence.sum()
@@ -50,6 +50,15 @@ def test_training_step_reaches_every_part_and_detaches_cross_features(mano_layer
                  "mano_head.pose_head.weight", "object_head.out_conv.weight"):
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_hand_loss_reaches_the_object_stream_only_without_detaching(mano_layer, detach):
+    model = HFLNet(ModelConfig(detach_cross_features=detach), mano_layer).train()
+    model(*_inputs(2)).joints_2d.sum().backward()
+    grad = model.backbone.object_stage3[0].conv1.weight.grad
+    reached = grad is not None and bool(grad.abs().sum() > 0)
+    assert reached is not detach
 
 
 def test_non_overlapping_boxes_zero_the_intersection_feature():

@@ -1,5 +1,7 @@
 """HandObjectEstimate -> ROS messages: headers copied, poses and quaternions exact, marker sizes."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,17 @@ def test_duration_and_stamp_seconds():
     d = conversions.duration(1.25)
     assert (d.sec, d.nanosec) == (1, 250_000_000)
     assert conversions.stamp_seconds(HEADER.stamp) == pytest.approx(1700000000.123456789, abs=1e-6)
+
+
+def test_hand_object_record_is_plain_json(estimate_factory):
+    estimate = estimate_factory(object_angle=0.3)
+    record = conversions.hand_object_record(
+        conversions.hand_object_message(estimate, HEADER, "external", False, (320, 240), 0.25))
+    decoded = json.loads(json.dumps(record))
+    assert decoded["stamp"] == pytest.approx(1700000000.123456789) and decoded["box_source"] == "external"
+    np.testing.assert_allclose(decoded["hand"]["joints"], estimate.hand.joints)
+    np.testing.assert_allclose(decoded["object"]["pose"]["position"], estimate.object.translation)
+    assert decoded["hand"]["box"] == [100, 60, 220, 180]
+    no_pose = conversions.hand_object_record(
+        conversions.hand_object_message(estimate_factory(), HEADER, "initial", True, (320, 240), 0.1))
+    assert no_pose["object"]["pose"] is None and no_pose["untrained"] is True

