@@ -21,7 +21,8 @@ OBJECT_ENHANCEMENTS = ("h_to_o", "none", "o_to_o")
 class ModelConfig:
     """The network's architecture (the paper's Tables 5-8 are choices of these fields).
 
-    backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet-50.
+    backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet.
+    resnet: "resnet50" (HFL-Net, the published checkpoints) or "resnet18" / "resnet34" for quick experiments.
     hand_enhancement: object-to-hand module: "concat_sa" (HFL-Net: self-attention on concat(F^h, F^oh)),
       "none", "sa" (self-attention on F^h), "ca" (F^h queries F^o), "add_sa" (self-attention on F^h + F^oh).
     object_enhancement: hand-to-object module: "h_to_o" (HFL-Net: F^o queries F^ho), "none",
@@ -31,6 +32,7 @@ class ModelConfig:
     """
 
     backbone: str = "harmonious"
+    resnet: str = "resnet50"
     hand_enhancement: str = "concat_sa"
     object_enhancement: str = "h_to_o"
     attention_heads: int = 4
@@ -45,6 +47,8 @@ class ModelConfig:
             raise ValueError(f"object_enhancement {self.object_enhancement!r} not in {OBJECT_ENHANCEMENTS}")
         if self.backbone not in ("harmonious", "single", "double"):
             raise ValueError(f"backbone {self.backbone!r} not in ('harmonious', 'single', 'double')")
+        if self.resnet not in ("resnet18", "resnet34", "resnet50"):
+            raise ValueError(f"resnet {self.resnet!r} not in ('resnet18', 'resnet34', 'resnet50')")
 
 
 def _build(cls: Type[T], data: Any, where: str) -> T:

@@ -1,8 +1,9 @@
 """Backbones: the harmonious ResNet-50 of HFL-Net and the paper's single- and double-stream baselines.
 
-Every backbone maps images (B, 3, H, W) to two feature maps (P^h, P^o), each (B, 256, H/4, W/4):
-the hand stream's and the object stream's FPN outputs. The single-stream backbone returns the same map
-twice. All activations are LeakyReLU(0.01), as in the published model.
+Every backbone maps images (B, 3, H, W) to two feature maps (P^h, P^o), each (B, 256, H/4, W/4): the
+hand stream's and the object stream's FPN outputs (the FPN's input widths are read from the ResNet).
+The single-stream backbone returns the same map twice. All activations are LeakyReLU(0.01), as in the
+published model.
 """
 
 from pathlib import Path
@@ -11,23 +12,25 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet50
+from torchvision.models import resnet18, resnet34, resnet50
 
 from hfl_ros.constants import FEATURE_STRIDE
 
 LEAKY_SLOPE = 0.01
-#: Channels of ResNet-50's stage outputs C2..C5.
-STAGE_CHANNELS = (256, 512, 1024, 2048)
 FPN_CHANNELS = 256
+#: ResNet depths a backbone can be built from (HFL-Net: resnet50; the smaller ones serve quick experiments).
+RESNETS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
 
 
-def leaky_resnet50(weights_path: Optional[Path] = None) -> nn.Module:
-    """A torchvision ResNet-50 whose ReLUs are LeakyReLU(0.01); optionally ImageNet weights from a local file.
+def leaky_resnet(name: str = "resnet50", weights_path: Optional[Path] = None) -> nn.Module:
+    """A torchvision ResNet whose ReLUs are LeakyReLU(0.01); optionally ImageNet weights from a local file.
 
-    weights_path: a torchvision ``resnet50`` state_dict file (e.g. ``resnet50-0676ba61.pth``); nothing is
-    downloaded.
+    name: one of RESNETS. weights_path: a torchvision state_dict file of that ResNet (e.g.
+    ``resnet50-0676ba61.pth``); nothing is downloaded.
     """
-    net = resnet50(weights=None)
+    if name not in RESNETS:
+        raise ValueError(f"unknown resnet {name!r}; expected one of {sorted(RESNETS)}")
+    net = RESNETS[name](weights=None)
     if weights_path is not None:
         state = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
@@ -42,10 +45,19 @@ def _stem(net: nn.Module) -> nn.Sequential:
     return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
 
 
+def stage_channels(net: nn.Module) -> Tuple[int, int, int, int]:
+    """Output channels of a torchvision ResNet's stages C2..C5, read from its last blocks."""
+    def out_channels(stage: nn.Sequential) -> int:
+        block = stage[-1]
+        return (block.bn3 if hasattr(block, "bn3") else block.bn2).num_features
+
+    return tuple(out_channels(stage) for stage in (net.layer1, net.layer2, net.layer3, net.layer4))
+
+
 class FeaturePyramid(nn.Module):
     """Top-down FPN over C2..C5 that keeps only the finest level P2 (stride 4), 256 channels."""
 
-    def __init__(self, in_channels: Tuple[int, int, int, int] = STAGE_CHANNELS, out_channels: int = FPN_CHANNELS):
+    def __init__(self, in_channels: Tuple[int, int, int, int], out_channels: int = FPN_CHANNELS):
         super().__init__()
         c2, c3, c4, c5 = in_channels
         self.top = nn.Conv2d(c5, out_channels, 1)
@@ -70,17 +82,17 @@ class FeaturePyramid(nn.Module):
 class HarmoniousBackbone(nn.Module):
     """HFL-Net's backbone: shared stem, stage 1 and stage 4; unshared stages 2-3; one FPN per stream."""
 
-    def __init__(self, weights_path: Optional[Path] = None):
+    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
         super().__init__()
-        hand = leaky_resnet50(weights_path)
-        obj = leaky_resnet50(weights_path)
+        hand = leaky_resnet(resnet, weights_path)
+        obj = leaky_resnet(resnet, weights_path)
         self.stem = _stem(hand)
         self.stage1 = hand.layer1
         self.hand_stage2, self.hand_stage3 = hand.layer2, hand.layer3
         self.object_stage2, self.object_stage3 = obj.layer2, obj.layer3
         self.stage4 = hand.layer4
-        self.hand_fpn = FeaturePyramid()
-        self.object_fpn = FeaturePyramid()
+        self.hand_fpn = FeaturePyramid(stage_channels(hand))
+        self.object_fpn = FeaturePyramid(stage_channels(hand))
         self.out_channels = self.hand_fpn.out_channels
         self.stride = FEATURE_STRIDE
 
@@ -99,12 +111,12 @@ class HarmoniousBackbone(nn.Module):
 class SingleStreamBackbone(nn.Module):
     """Ablation baseline: one ResNet-50 + FPN for hand and object alike (P^h = P^o)."""
 
-    def __init__(self, weights_path: Optional[Path] = None):
+    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
         super().__init__()
-        net = leaky_resnet50(weights_path)
+        net = leaky_resnet(resnet, weights_path)
         self.stem = _stem(net)
         self.stage1, self.stage2, self.stage3, self.stage4 = net.layer1, net.layer2, net.layer3, net.layer4
-        self.fpn = FeaturePyramid()
+        self.fpn = FeaturePyramid(stage_channels(net))
         self.out_channels = self.fpn.out_channels
         self.stride = FEATURE_STRIDE
 
@@ -120,10 +132,10 @@ class SingleStreamBackbone(nn.Module):
 class DoubleStreamBackbone(nn.Module):
     """Ablation baseline: two independent ResNet-50 + FPN streams, one for the hand, one for the object."""
 
-    def __init__(self, weights_path: Optional[Path] = None):
+    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
         super().__init__()
-        self.hand_stream = SingleStreamBackbone(weights_path)
-        self.object_stream = SingleStreamBackbone(weights_path)
+        self.hand_stream = SingleStreamBackbone(resnet, weights_path)
+        self.object_stream = SingleStreamBackbone(resnet, weights_path)
         self.out_channels = self.hand_stream.out_channels
         self.stride = FEATURE_STRIDE
 
@@ -139,8 +151,9 @@ BACKBONES = {
 }
 
 
-def build_backbone(name: str, weights_path: Optional[Path] = None) -> nn.Module:
-    """The backbone called `name` (one of BACKBONES), optionally ImageNet-initialised from a local file."""
+def build_backbone(name: str, resnet: str = "resnet50", weights_path: Optional[Path] = None) -> nn.Module:
+    """The backbone called `name` (one of BACKBONES) on a `resnet` (one of RESNETS), optionally
+    ImageNet-initialised from a local file."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    return BACKBONES[name](weights_path)
+    return BACKBONES[name](resnet, weights_path)

@@ -62,7 +62,7 @@ class HFLNet(nn.Module):
     def __init__(self, config: ModelConfig, mano_layer: nn.Module):
         super().__init__()
         self.config = config
-        self.backbone = build_backbone(config.backbone, config.imagenet_weights)
+        self.backbone = build_backbone(config.backbone, config.resnet, config.imagenet_weights)
         channels = self.backbone.out_channels
         self.hand_attention = None
         if config.hand_enhancement != "none":

@@ -317,15 +317,16 @@ class Trainer:
                 self.dataset.set_epoch(epoch)
             self.sampler.set_epoch(epoch, skip=min(self.position.batch_in_epoch * self.batch_size, self.sampler.per_process))
             bar = tqdm(
-                self._loader(), total=self.steps_per_epoch(), initial=self.position.batch_in_epoch,
+                total=self.steps_per_epoch(), initial=self.position.batch_in_epoch,
                 desc=f"epoch {epoch + 1}/{self.config.optim.epochs}", dynamic_ncols=True,
                 disable=not (self.config.progress_bar and self.context.is_main),
             )
-            for batch in bar:
+            for batch in self._loader():
                 values = self.train_step(batch)
                 self.position.step += 1
                 self.position.batch_in_epoch += 1
                 meter.add(values)
+                bar.update(1)
                 bar.set_postfix(loss=f"{values[TOTAL]:.4g}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
                 if self.position.step % self.config.log_every_steps == 0:
                     self._log(meter)

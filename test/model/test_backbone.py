@@ -41,3 +41,17 @@ def test_every_activation_is_leaky():
 def test_unknown_backbone_is_named():
     with pytest.raises(ValueError, match="resnet18"):
         build_backbone("resnet18")
+
+
+@pytest.mark.parametrize("resnet", ["resnet18", "resnet34"])
+def test_smaller_resnets_keep_the_fpn_contract(resnet):
+    backbone = build_backbone("harmonious", resnet).eval()
+    with torch.no_grad():
+        p_hand, p_object = backbone(torch.rand(1, 3, 64, 64))
+    assert p_hand.shape == p_object.shape == (1, 256, 16, 16)
+    assert backbone.hand_fpn.lateral2.in_channels == 64
+
+
+def test_unknown_resnet_is_named():
+    with pytest.raises(ValueError, match="resnet101"):
+        build_backbone("harmonious", "resnet101")

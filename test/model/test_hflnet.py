@@ -13,6 +13,7 @@ VARIANTS = [
     ModelConfig(hand_enhancement="ca"),
     ModelConfig(hand_enhancement="add_sa"),
     ModelConfig(object_enhancement="o_to_o"),
+    ModelConfig(resnet="resnet18"),
 ]
 
 
@@ -24,7 +25,7 @@ def _inputs(batch):
     return images, hand, obj
 
 
-@pytest.mark.parametrize("config", VARIANTS, ids=lambda c: f"{c.backbone}-{c.hand_enhancement}-{c.object_enhancement}")
+@pytest.mark.parametrize("config", VARIANTS, ids=lambda c: f"{c.backbone}-{c.resnet}-{c.hand_enhancement}-{c.object_enhancement}")
 def test_forward_contract_shapes(config, mano_layer):
     model = HFLNet(config, mano_layer).eval()
     with torch.no_grad():

@@ -1,0 +1,67 @@
+"""Launch the hfl_ros perception node on a camera, optionally with RViz and the synthetic camera.
+
+    ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano checkpoint:=/path/to/hflnet.pth \
+        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info object:=025_mug rviz:=true
+
+Every other parameter comes from params_file (default: the package's config/perception.yaml).
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+ARGUMENTS = (
+    ("image", "/camera/color/image_raw", "sensor_msgs/Image topic (its /compressed with image_transport:=compressed)"),
+    ("camera_info", "/camera/color/camera_info", "sensor_msgs/CameraInfo topic of the image"),
+    ("checkpoint", "", "HFL-Net checkpoint file; empty = UNTRAINED random weights"),
+    ("mano_dir", "", "directory holding MANO_RIGHT.pkl (required)"),
+    ("object", "006_mustard_bottle", "object registry name (config/objects.yaml)"),
+    ("device", "auto", "auto | cpu | cuda | cuda:N"),
+    ("namespace", "", "namespace of the node and its relative topics"),
+    ("camera_frame", "camera_color_optical_frame", "RViz fixed frame (the camera's optical frame)"),
+    ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz"),
+    ("synthetic_camera", "false", "publish rendered frames on `image` / `camera_info` instead of a camera"),
+)
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = FindPackageShare("hfl_ros")
+    arg = LaunchConfiguration
+
+    def text(name: str) -> ParameterValue:  # kept a string even when empty or number-like
+        return ParameterValue(LaunchConfiguration(name), value_type=str)
+
+    params_file = DeclareLaunchArgument(
+        "params_file", default_value=PathJoinSubstitution([share, "config", "perception.yaml"]),
+        description="parameter file of the perception node")
+    perception = LifecycleNode(
+        package="hfl_ros", executable="perception_node", name="perception_node", namespace=arg("namespace"),
+        parameters=[arg("params_file"), {name: text(name) for name in ("checkpoint", "mano_dir", "object", "device")}],
+        remappings=[("image", arg("image")), ("image/compressed", [arg("image"), "/compressed"]),
+                    ("camera_info", arg("camera_info"))],
+        output="screen",
+    )
+    camera = Node(
+        package="hfl_ros", executable="synthetic_camera", name="synthetic_camera", namespace=arg("namespace"),
+        parameters=[{"frame_id": text("camera_frame")}],
+        remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
+        condition=IfCondition(arg("synthetic_camera")), output="screen",
+    )
+    rviz = Node(
+        package="rviz2", executable="rviz2", name="rviz2",
+        arguments=["-d", PathJoinSubstitution([share, "config", "hfl_ros.rviz"]), "-f", arg("camera_frame")],
+        condition=IfCondition(arg("rviz")), output="screen",
+    )
+    return LaunchDescription([
+        *(DeclareLaunchArgument(name, default_value=default, description=about) for name, default, about in ARGUMENTS),
+        params_file,
+        # Large Fast DDS shared-memory segments for the frames these nodes publish (a camera driver started
+        # elsewhere needs the same variable for its images); other RMWs ignore it.
+        SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE",
+                               PathJoinSubstitution([share, "config", "fastdds_profile.xml"])),
+        perception, camera, rviz,
+    ])

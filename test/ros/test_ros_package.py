@@ -1,0 +1,70 @@
+"""The ROS package files: package.xml, CMakeLists.txt, launch file, RViz config, Fast DDS profile."""
+
+import ast
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LAUNCH = REPO / "launch" / "perception.launch.py"
+
+
+def test_package_xml_is_a_valid_ament_cmake_interface_package():
+    catkin_pkg = pytest.importorskip("catkin_pkg.package", reason="catkin_pkg comes with scripts/setup_ros.sh")
+    package = catkin_pkg.parse_package(str(REPO / "package.xml"))
+    package.validate()  # checks, among others, the maintainer e-mail
+    assert package.name == "hfl_ros" and package.get_build_type() == "ament_cmake"
+    assert "rosidl_interface_packages" in [group.name for group in package.member_of_groups]
+    exec_depends = {d.name for d in package.exec_depends}
+    assert {"rclpy", "tf2_msgs", "visualization_msgs", "diagnostic_msgs", "lifecycle_msgs"} <= exec_depends
+
+
+def test_cmake_generates_every_message_and_installs_the_executables():
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r'"msg/(\w+\.msg)"', cmake))
+    assert listed == {path.name for path in (REPO / "msg").glob("*.msg")}
+    # a second Python package of the same name collides with the generated one
+    assert not re.search(r"^\s*ament_python_install_package\(", cmake, re.MULTILINE)
+    assert "DESTINATION ${PYTHON_INSTALL_DIR}/${PROJECT_NAME}" in cmake
+    for executable in ("perception_node", "synthetic_camera"):
+        assert executable in cmake
+        assert (REPO / "hfl_ros" / "ros" / f"{executable}.py").is_file()
+        assert "def main(" in (REPO / "hfl_ros" / "ros" / f"{executable}.py").read_text()
+    assert "install(DIRECTORY launch config DESTINATION share/${PROJECT_NAME})" in cmake
+
+
+def test_launch_file_compiles_and_declares_its_arguments():
+    source = LAUNCH.read_text()
+    tree = ast.parse(compile(source, str(LAUNCH), "exec", flags=ast.PyCF_ONLY_AST))
+    functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert "generate_launch_description" in functions
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    for argument in ("image", "camera_info", "checkpoint", "mano_dir", "object", "device", "rviz", "params_file"):
+        assert argument in strings, argument
+    for name in ("perception_node", "synthetic_camera", "hfl_ros.rviz", "perception.yaml", "fastdds_profile.xml"):
+        assert name in strings, name
+    imports = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert {"LaunchDescription", "LifecycleNode", "DeclareLaunchArgument", "IfCondition"} <= imports
+
+
+def test_rviz_config_shows_image_markers_and_tf():
+    config = yaml.safe_load((REPO / "config" / "hfl_ros.rviz").read_text())
+    displays = config["Visualization Manager"]["Displays"]
+    classes = {display["Class"] for display in displays}
+    assert {"rviz_default_plugins/Image", "rviz_default_plugins/MarkerArray", "rviz_default_plugins/TF"} <= classes
+    topics = {display["Topic"]["Value"] for display in displays if "Topic" in display}
+    assert {"/markers", "/debug_image", "/object_pose"} <= topics
+
+
+def test_fastdds_profile_has_a_large_default_shared_memory_segment():
+    namespace = {"dds": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    root = ElementTree.parse(REPO / "config" / "fastdds_profile.xml").getroot()
+    descriptor = root.find("dds:profiles/dds:transport_descriptors/dds:transport_descriptor", namespace)
+    assert descriptor.find("dds:type", namespace).text == "SHM"
+    assert int(descriptor.find("dds:segment_size", namespace).text) >= 1280 * 720 * 3 * 2
+    participant = root.find("dds:profiles/dds:participant", namespace)
+    assert participant.get("is_default_profile") == "true"
+    assert participant.find("dds:rtps/dds:useBuiltinTransports", namespace).text == "true"
