@@ -5,7 +5,11 @@ Public entry points: `load_published_checkpoint` (published HFL-Net files), `Han
 message package generated under the same name stays importable beside them.
 """
 
+from pkgutil import extend_path
 from typing import Any
+
+# The ROS build generates `hfl_ros.msg` into another directory of the same package name: join them.
+__path__ = extend_path(__path__, __name__)
 
 __all__ = ["load_published_checkpoint", "HandObjectEstimator"]
 

@@ -175,6 +175,7 @@ rm -f "$HFL_PYTHON/hfl_ros/__init__.py"
 SITE="$PREFIX/lib/python$PY_VERSION/site-packages"
 if [[ -f "$SITE/hfl_ros/hfl_ros_s__rosidl_typesupport_c.so" && ! -f "$SITE/hfl_ros/constants.py" ]]; then
   rm -rf "$SITE/hfl_ros"
+  rm -rf "$SITE"/hfl_ros-*-py"$PY_VERSION".egg-info  # its metadata, beside pip's hfl_ros dist-info
 fi
 
 # --- 4. Environment ---------------------------------------------------------------------------
@@ -201,7 +202,7 @@ from sensor_msgs.msg import Image, CameraInfo, CompressedImage
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 from tf2_msgs.msg import TFMessage
-import hfl_ros.ros  # joins the work tree's hfl_ros with the generated hfl_ros.msg
+import hfl_ros.ros
 from hfl_ros.msg import HandObject, HandObjectRois
 print(f"[setup_ros] ok: torch {torch.__version__}, numpy {numpy.__version__}, rclpy + tf2_msgs + hfl_ros.msg import")
 PYCHECK

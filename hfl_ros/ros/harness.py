@@ -83,13 +83,14 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> int:
 
 
 def node_parameters(parameters: Mapping[str, object]) -> List[str]:
-    """ROS arguments `-p name:=value` for each parameter (YAML syntax for the value)."""
+    """ROS arguments `-p name:=value` for each parameter. Values are YAML: strings are single-quoted so
+    that "", "true" or "025" stay strings (ROS parameters are typed)."""
     arguments = []
     for name, value in parameters.items():
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, str):
-            text = f"'{value}'" if value == "" else value
+            text = "'" + value.replace("'", "''") + "'"
         else:
             text = str(value)
         arguments += ["-p", f"{name}:={text}"]

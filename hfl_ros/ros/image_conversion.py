@@ -13,7 +13,7 @@ import numpy as np
 #: Largest image accepted, pixels (4K UHD); bigger frames are rejected rather than processed.
 DEFAULT_MAX_PIXELS = 3840 * 2160
 
-Buffer = Union[bytes, bytearray, memoryview, array.array, np.ndarray, list]
+Buffer = Union[bytes, bytearray, memoryview, array.array, np.ndarray]
 
 
 class ImageConversionError(ValueError):
@@ -53,8 +53,6 @@ ENCODINGS: Dict[str, _Encoding] = {
 def _as_bytes(data: Buffer) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return np.ascontiguousarray(data, dtype=np.uint8).reshape(-1)
-    if isinstance(data, list):
-        return np.asarray(data, dtype=np.uint8)
     return np.frombuffer(data, dtype=np.uint8)
 
 

@@ -27,6 +27,7 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.parameter import Parameter as RosParameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
@@ -48,6 +49,8 @@ from tf2_msgs.msg import TFMessage
 
 NODE_NAME = "perception_node"
 UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
+#: s to wait for the frame in progress when the node is cleaned up or destroyed.
+WORKER_STOP_TIMEOUT = 30.0
 
 #: Skip reasons (diagnostics keys).
 SKIP_NO_CAMERA_INFO = "no camera_info"
@@ -139,17 +142,14 @@ class PerceptionNode(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         settings = self._settings
+        sensor = qos_profile_sensor_data
         if settings.image_transport == "compressed":
-            self._inputs.append(self.create_subscription(
-                CompressedImage, "image/compressed", self._on_image, qos_profile_sensor_data))
+            self._inputs.append(self.create_subscription(CompressedImage, "image/compressed", self._on_image, sensor))
         else:
-            self._inputs.append(self.create_subscription(Image, "image", self._on_image,
-                                                                qos_profile_sensor_data))
-        self._inputs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
-                                                            qos_profile_sensor_data))
+            self._inputs.append(self.create_subscription(Image, "image", self._on_image, sensor))
+        self._inputs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor))
         if settings.use_external_rois:
-            self._inputs.append(self.create_subscription(HandObjectRois, "rois", self._on_rois,
-                                                                qos_profile_sensor_data))
+            self._inputs.append(self.create_subscription(HandObjectRois, "rois", self._on_rois, sensor))
         self._state_label = "active"
         self.get_logger().info("active")
         return super().on_activate(state)
@@ -174,10 +174,10 @@ class PerceptionNode(LifecycleNode):
     def _release(self) -> None:
         self._destroy_subscriptions()
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(timeout=WORKER_STOP_TIMEOUT)
             self._worker = None
         for publisher in self._outputs.values():
-            self.destroy_publisher(publisher)
+            self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
         self._estimator = None
         self._camera_info = None
@@ -189,12 +189,13 @@ class PerceptionNode(LifecycleNode):
 
     def _create_publishers(self, settings: NodeSettings) -> None:
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        tf_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)  # as tf2_ros' broadcaster
         wanted = {
             "hand_object": (settings.publish_hand_object, HandObject, "hand_object", reliable),
             "object_pose": (settings.publish_object_pose, PoseStamped, "object_pose", reliable),
             "hand_joints": (settings.publish_hand_joints, PoseArray, "hand_joints", reliable),
             "markers": (settings.publish_markers, MarkerArray, "markers", reliable),
-            "tf": (settings.publish_tf, TFMessage, "/tf", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)),
+            "tf": (settings.publish_tf, TFMessage, "/tf", tf_qos),
             "debug_image": (settings.publish_debug_image, Image, "debug_image",
                             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
         }
@@ -202,7 +203,7 @@ class PerceptionNode(LifecycleNode):
                             for key, (enabled, msg_type, topic, qos) in wanted.items() if enabled}
 
     # ----------------------------------------------------------------------------------------- parameters
-    def _on_set_parameters(self, parameters: List[rclpy.parameter.Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, parameters: List[RosParameter]) -> SetParametersResult:
         for parameter in parameters:
             if parameter.name not in DYNAMIC_PARAMETERS:
                 continue
@@ -228,8 +229,10 @@ class PerceptionNode(LifecycleNode):
         self._camera_info = message
 
     def _on_rois(self, message: HandObjectRois) -> None:
-        self._selector.set_external(conversions.stamp_seconds(message.header.stamp),
-                                    conversions.box_from_roi(message.hand), conversions.box_from_roi(message.object))
+        with self._lock:
+            self._selector.set_external(conversions.stamp_seconds(message.header.stamp),
+                                        conversions.box_from_roi(message.hand),
+                                        conversions.box_from_roi(message.object))
 
     def _on_worker_error(self, frame: Frame, error: BaseException) -> None:
         if isinstance(error, SkippedFrame):
@@ -350,7 +353,7 @@ class PerceptionNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(timeout=WORKER_STOP_TIMEOUT)
             self._worker = None
         super().destroy_node()
 

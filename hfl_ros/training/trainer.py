@@ -140,7 +140,7 @@ def _step_losses(losses: Dict[str, torch.Tensor], context: DistributedContext) -
 
 
 def check_finite(values: Dict[str, float], step: int, epoch: int) -> None:
-    """Raise NonFiniteLossError naming the step and every non-finite term."""
+    """Raise NonFiniteLossError naming the step and epoch (1-based) and every non-finite term."""
     bad = {name: value for name, value in values.items() if not math.isfinite(value)}
     if bad:
         terms = ", ".join(f"{name}={value}" for name, value in bad.items())
@@ -254,7 +254,7 @@ class Trainer:
             output = self.network(batch["image"], batch["hand_box"], batch["object_box"])
         losses = hflnet_losses(output, batch, self.config.loss_weights)
         values = _step_losses(losses, self.context)
-        check_finite(values, self.position.step, self.position.epoch)
+        check_finite(values, self.position.step + 1, self.position.epoch + 1)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses[TOTAL]).backward()
         self.scaler.step(self.optimizer)

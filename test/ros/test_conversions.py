@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+pytest.importorskip("rclpy", exc_type=ImportError,
+                    reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+pytest.importorskip("rclpy", exc_type=ImportError,
+                    reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 REPO = Path(__file__).resolve().parents[2]
 

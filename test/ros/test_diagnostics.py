@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+pytest.importorskip("rclpy", exc_type=ImportError,
+                    reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
+pytest.importorskip("rclpy", exc_type=ImportError,
+                    reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 from hfl_ros.data.synthetic import SceneAssets, SyntheticScene  # noqa: E402
 from hfl_ros.ros.synthetic_camera import render_loop, sway  # noqa: E402
