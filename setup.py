@@ -24,6 +24,8 @@ setup(
     entry_points={
         "console_scripts": [
             "hfl-demo = hfl_ros.inference.demo:main",
+            "hfl-perception-node = hfl_ros.ros.perception_node:main",
+            "hfl-synthetic-camera = hfl_ros.ros.synthetic_camera:main",
         ],
     },
 )
