@@ -10,7 +10,6 @@ benchmarks do. Both the prediction and the ground truth of a mirrored frame are 
 Units: metres everywhere; only the report dictionaries convert to millimetres (keys ending in ``_mm``).
 """
 
-import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import Callable, Collection, Dict, List, Mapping, Optional, Sequence
@@ -26,7 +25,6 @@ from hfl_ros.geometry.camera import transform_points
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, estimate_object_pose
 from hfl_ros.model.hflnet import HFLNet
 
-LOG = logging.getLogger(__name__)
 
 #: Mirror of a reader's left -> right frames (x -> -x in the camera and in the object frame; see
 #: `hfl_ros.data.dexycb`): object model points of a mirrored frame are mirrored by it.
@@ -255,11 +253,6 @@ def model_points_from_library(names: Sequence[str], lookup: Callable[[str], Opti
     return points
 
 
-def to_millimetres(values: Dict[str, float]) -> Dict[str, float]:
-    """{name: metres} -> {name + "_mm": millimetres}."""
-    return {f"{name}_mm": 1000.0 * float(value) for name, value in values.items()}
-
-
 __all__ = [
     "ADD_FRACTION",
     "MIRROR",
@@ -269,5 +262,4 @@ __all__ = [
     "object_errors",
     "object_scores",
     "predict",
-    "to_millimetres",
 ]

@@ -22,7 +22,7 @@ import json
 import logging
 import zipfile
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, Mapping, Tuple, Union
 
 import numpy as np
 

@@ -5,7 +5,6 @@ into Samples by `hfl_ros.data.transforms.AnnotationDataset` (augmented for train
 crop otherwise); synthetic frames come from `hfl_ros.data.synthetic.SyntheticDataset`.
 """
 
-import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -16,7 +15,6 @@ from hfl_ros.data.augment import AugmentConfig, dexycb_augmentation, ho3d_augmen
 from hfl_ros.training.config import DataConfig
 from hfl_ros.training.distributed import DistributedContext, barrier
 
-LOG = logging.getLogger(__name__)
 
 #: `TrainConfig.mano_dir` value that selects the procedural MANO-format hand.
 PROCEDURAL_MANO = "procedural"
@@ -50,13 +48,6 @@ def resolve_mano_dir(mano_dir: str, output_dir: Union[str, Path], context: Optio
     if context is not None:
         barrier(context)
     return target
-
-
-def build_mano_layer(mano_dir: str, output_dir: Union[str, Path], context: Optional[DistributedContext] = None) -> torch.nn.Module:
-    """Right-hand MANO layer from the user's MANO folder / file, or the procedural hand (see resolve_mano_dir)."""
-    from hfl_ros.mano import load_mano
-
-    return load_mano(resolve_mano_dir(mano_dir, output_dir, context), side="right")
 
 
 def _options(data: DataConfig, train: bool) -> Dict[str, Any]:
@@ -121,7 +112,6 @@ __all__ = [
     "PROCEDURAL_MANO",
     "augmentation",
     "build_dataset",
-    "build_mano_layer",
     "build_reader",
     "resolve_mano_dir",
 ]

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator
 
 import torch
 import torch.distributed as dist
@@ -99,15 +99,6 @@ def average_scalars(values: Dict[str, torch.Tensor], context: DistributedContext
     return dict(zip(names, stacked.cpu().tolist()))
 
 
-def all_true(flag: bool, context: DistributedContext) -> bool:
-    """True when `flag` is True on every process."""
-    if not context.initialised:
-        return flag
-    tensor = torch.tensor([0.0 if flag else 1.0], device=context.device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return bool(tensor.item() == 0)
-
-
 class ResumableDistributedSampler(Sampler):
     """Each process's share of a seeded per-epoch shuffle, able to start part-way through an epoch.
 
@@ -155,25 +146,12 @@ class ResumableDistributedSampler(Sampler):
         return self.per_process - self.skip
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a DistributedDataParallel wrapper (or the model itself)."""
-    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-
-
-def seed_offset(context: Optional[DistributedContext]) -> int:
-    """Per-process offset for random streams that must differ between processes."""
-    return 0 if context is None else context.rank
-
-
 __all__ = [
     "DistributedContext",
     "ResumableDistributedSampler",
-    "all_true",
     "average_scalars",
     "barrier",
     "cleanup_distributed",
     "resolve_device",
-    "seed_offset",
     "setup_distributed",
-    "unwrap",
 ]

@@ -37,7 +37,6 @@ from hfl_ros.training.distributed import (
     barrier,
     cleanup_distributed,
     setup_distributed,
-    unwrap,
 )
 from hfl_ros.training.losses import LOSS_TERMS, TOTAL, hflnet_losses
 
@@ -99,6 +98,15 @@ def _restore_random_state(state: Dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _plain(value: Any) -> Any:
+    """A config dict with tuples turned into lists (YAML's safe dumper knows no tuples)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _per_process_batch(config: TrainConfig, context: DistributedContext) -> int:
@@ -172,8 +180,8 @@ class Trainer:
         if config.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         seed_everything(config.seed)
-        if mano_layer is None or train_dataset is None:
-            mano_dir = resolve_mano_dir(config.mano_dir, self.output_dir, self.context)
+        needs_files = mano_layer is None or train_dataset is None
+        mano_dir = resolve_mano_dir(config.mano_dir, self.output_dir, self.context) if needs_files else None
         mano = mano_layer if mano_layer is not None else load_mano(mano_dir, side="right")
         self.dataset = train_dataset if train_dataset is not None else build_dataset(
             config.data, config.data.train_split, train=True, mano_layer=mano, seed=config.seed, mano_dir=mano_dir
@@ -304,7 +312,7 @@ class Trainer:
 
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with (self.output_dir / "config.yaml").open("w") as stream:
-                yaml.safe_dump(config_to_dict(self.config), stream, sort_keys=False)
+                yaml.safe_dump(_plain(config_to_dict(self.config)), stream, sort_keys=False)
             self.writer = SummaryWriter(str(self.output_dir / TENSORBOARD_DIR))
 
     def _run(self) -> TrainResult:

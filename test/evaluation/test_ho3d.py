@@ -192,3 +192,26 @@ def test_round_trip_from_miniature_ho3d_to_submission(tmp_path, mano_layer) -> N
 
     report = ho3d.evaluate_predictions(predictions, model_points_from_library(predictions.object_names, reader.objects.get))
     assert "joints" not in report and report["object"]["frames"] == {OBJECT: 2}
+
+
+def test_hfl_eval_writes_the_submission_of_a_checkpoint(tmp_path, mano_layer, capsys) -> None:
+    import yaml
+
+    from hfl_ros.evaluation import cli
+    from hfl_ros.model.checkpoint import save_checkpoint
+
+    root = tmp_path / "HO3D_v2"
+    _write_ho3d_evaluation_split(root)
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "model.pt", HFLNet(ModelConfig(), mano_layer))
+    config = {"data": {"dataset": "ho3d", "root": str(root), "eval_split": "evaluation", "workers": 0},
+              "mano_dir": "procedural", "output_dir": str(tmp_path / "run")}
+    (tmp_path / "ho3d.yaml").write_text(yaml.safe_dump(config))
+    output = tmp_path / "eval"
+    assert cli.main(["--config", str(tmp_path / "ho3d.yaml"), "--checkpoint", str(checkpoint), "--device", "cpu",
+                     "--output", str(output)]) == 0
+    report = json.loads((output / cli.METRICS_FILE).read_text())
+    assert report["submission"]["frames"] == 2 and report["submission"]["complete"]
+    joints, vertices = ho3d.read_submission(output / "pred.zip")
+    assert joints.shape == (2, 21, 3) and vertices.shape == (2, 778, 3)
+    np.testing.assert_allclose(joints[:, 0], ROOTS_GL, atol=1e-6)
