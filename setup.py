@@ -7,6 +7,7 @@ setup(
     version="0.1.0",
     description="HFL-Net hand-object pose estimation for ROS 2 and PyTorch",
     packages=find_packages(include=["hfl_ros", "hfl_ros.*"]),
+    package_data={"hfl_ros": ["assets/demo_scene/*"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy",
@@ -26,6 +27,8 @@ setup(
             "hfl-demo = hfl_ros.inference.demo:main",
             "hfl-perception-node = hfl_ros.ros.perception_node:main",
             "hfl-synthetic-camera = hfl_ros.ros.synthetic_camera:main",
+            "hfl-train = hfl_ros.training.cli:main",
+            "hfl-eval = hfl_ros.evaluation.cli:main",
         ],
     },
 )

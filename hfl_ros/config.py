@@ -7,7 +7,7 @@ unknown keys by name.
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Type, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -22,7 +22,10 @@ class ModelConfig:
     """The network's architecture (the paper's Tables 5-8 are choices of these fields).
 
     backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet.
-    resnet: "resnet50" (HFL-Net, the published checkpoints) or "resnet18" / "resnet34" for quick experiments.
+    resnet: "resnet50" (HFL-Net, the published checkpoints) or "resnet18" / "resnet34".
+    resnet_width: the ResNet's base width (64 = standard); resnet_blocks: blocks per stage (None = standard);
+    feature_channels: FPN, ROI feature, attention and decoder width (256 in HFL-Net). The defaults are the
+      published model; smaller values keep every part of the architecture for CPU-sized experiments.
     hand_enhancement: object-to-hand module: "concat_sa" (HFL-Net: self-attention on concat(F^h, F^oh)),
       "none", "sa" (self-attention on F^h), "ca" (F^h queries F^o), "add_sa" (self-attention on F^h + F^oh).
     object_enhancement: hand-to-object module: "h_to_o" (HFL-Net: F^o queries F^ho), "none",
@@ -33,6 +36,9 @@ class ModelConfig:
 
     backbone: str = "harmonious"
     resnet: str = "resnet50"
+    resnet_width: int = 64
+    resnet_blocks: Optional[Tuple[int, int, int, int]] = None
+    feature_channels: int = 256
     hand_enhancement: str = "concat_sa"
     object_enhancement: str = "h_to_o"
     attention_heads: int = 4
@@ -49,6 +55,13 @@ class ModelConfig:
             raise ValueError(f"backbone {self.backbone!r} not in ('harmonious', 'single', 'double')")
         if self.resnet not in ("resnet18", "resnet34", "resnet50"):
             raise ValueError(f"resnet {self.resnet!r} not in ('resnet18', 'resnet34', 'resnet50')")
+        if self.resnet_blocks is not None:
+            self.resnet_blocks = tuple(int(b) for b in self.resnet_blocks)
+            if len(self.resnet_blocks) != 4 or min(self.resnet_blocks) < 1:
+                raise ValueError(f"resnet_blocks must be 4 positive counts, got {self.resnet_blocks}")
+        if self.resnet_width < 1 or self.feature_channels < 8 or self.feature_channels % self.attention_heads:
+            raise ValueError(f"resnet_width must be >= 1 and feature_channels a multiple of "
+                             f"{self.attention_heads} (>= 8), got {self.resnet_width}, {self.feature_channels}")
 
 
 def _build(cls: Type[T], data: Any, where: str) -> T:

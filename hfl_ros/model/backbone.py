@@ -1,43 +1,85 @@
 """Backbones: the harmonious ResNet-50 of HFL-Net and the paper's single- and double-stream baselines.
 
-Every backbone maps images (B, 3, H, W) to two feature maps (P^h, P^o), each (B, 256, H/4, W/4): the
-hand stream's and the object stream's FPN outputs (the FPN's input widths are read from the ResNet).
+Every backbone maps images (B, 3, H, W) to two feature maps (P^h, P^o), each (B, C, H/4, W/4) with
+C = 256 in HFL-Net: the hand stream's and the object stream's FPN outputs (the FPN's input widths are
+read from the ResNet).
 The single-stream backbone returns the same map twice. All activations are LeakyReLU(0.01), as in the
 published model.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18, resnet34, resnet50
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from hfl_ros.constants import FEATURE_STRIDE
 
 LEAKY_SLOPE = 0.01
 FPN_CHANNELS = 256
-#: ResNet depths a backbone can be built from (HFL-Net: resnet50; the smaller ones serve quick experiments).
-RESNETS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
+STANDARD_WIDTH = 64
+#: Block type and blocks per stage of each ResNet depth (HFL-Net: resnet50).
+RESNETS = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+}
 
 
-def leaky_resnet(name: str = "resnet50", weights_path: Optional[Path] = None) -> nn.Module:
-    """A torchvision ResNet whose ReLUs are LeakyReLU(0.01); optionally ImageNet weights from a local file.
+@dataclass(frozen=True)
+class ResNetSpec:
+    """Which ResNet a backbone is built from.
 
-    name: one of RESNETS. weights_path: a torchvision state_dict file of that ResNet (e.g.
-    ``resnet50-0676ba61.pth``); nothing is downloaded.
+    name: one of RESNETS (block type and standard depth). width: channels of the stem and of stage 1's
+    blocks (64 = torchvision's; stage outputs are width x (1, 2, 4, 8) x block expansion).
+    blocks: blocks per stage, None = the standard depth. weights_path: a torchvision ImageNet state_dict
+    file of that ResNet (standard width and depth only); nothing is downloaded.
     """
-    if name not in RESNETS:
-        raise ValueError(f"unknown resnet {name!r}; expected one of {sorted(RESNETS)}")
-    net = RESNETS[name](weights=None)
-    if weights_path is not None:
-        state = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+
+    name: str = "resnet50"
+    width: int = STANDARD_WIDTH
+    blocks: Optional[Tuple[int, int, int, int]] = None
+    weights_path: Optional[str] = None
+
+
+def _stage(block: type, inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+    out = planes * block.expansion
+    downsample = None
+    if stride != 1 or inplanes != out:
+        downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+    return nn.Sequential(block(inplanes, planes, stride, downsample), *(block(out, planes) for _ in range(blocks - 1)))
+
+
+def leaky_resnet(spec: ResNetSpec = ResNetSpec()) -> nn.Module:
+    """A torchvision-layout ResNet (conv1, bn1, relu, maxpool, layer1-4) whose ReLUs are LeakyReLU(0.01)."""
+    if spec.name not in RESNETS:
+        raise ValueError(f"unknown resnet {spec.name!r}; expected one of {sorted(RESNETS)}")
+    block, standard_blocks = RESNETS[spec.name]
+    blocks = tuple(spec.blocks or standard_blocks)
+    if len(blocks) != 4 or min(blocks) < 1 or spec.width < 1:
+        raise ValueError(f"resnet needs 4 stages of >= 1 block and a positive width, got {blocks}, {spec.width}")
+    standard = spec.width == STANDARD_WIDTH and blocks == standard_blocks
+    if spec.weights_path is not None and not standard:
+        raise ValueError(f"ImageNet weights {spec.weights_path} need the standard {spec.name}, got width "
+                         f"{spec.width} and blocks {blocks}")
+    net = ResNet(block, list(blocks))
+    if not standard:
+        net.conv1 = nn.Conv2d(3, spec.width, 7, stride=2, padding=3, bias=False)
+        net.bn1 = nn.BatchNorm2d(spec.width)
+        inplanes = spec.width
+        for index, stride in enumerate((1, 2, 2, 2)):
+            planes = spec.width * 2**index
+            setattr(net, f"layer{index + 1}", _stage(block, inplanes, planes, blocks[index], stride))
+            inplanes = planes * block.expansion
+    if spec.weights_path is not None:
+        net.load_state_dict(torch.load(Path(spec.weights_path), map_location="cpu", weights_only=True))
     net.relu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
     for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
-        for block in stage:
-            block.relu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+        for stage_block in stage:
+            stage_block.relu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
     return net
 
 
@@ -55,7 +97,7 @@ def stage_channels(net: nn.Module) -> Tuple[int, int, int, int]:
 
 
 class FeaturePyramid(nn.Module):
-    """Top-down FPN over C2..C5 that keeps only the finest level P2 (stride 4), 256 channels."""
+    """Top-down FPN over C2..C5 that keeps only the finest level P2 (stride 4), `out_channels` wide."""
 
     def __init__(self, in_channels: Tuple[int, int, int, int], out_channels: int = FPN_CHANNELS):
         super().__init__()
@@ -82,22 +124,22 @@ class FeaturePyramid(nn.Module):
 class HarmoniousBackbone(nn.Module):
     """HFL-Net's backbone: shared stem, stage 1 and stage 4; unshared stages 2-3; one FPN per stream."""
 
-    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
+    def __init__(self, spec: ResNetSpec = ResNetSpec(), feature_channels: int = FPN_CHANNELS):
         super().__init__()
-        hand = leaky_resnet(resnet, weights_path)
-        obj = leaky_resnet(resnet, weights_path)
+        hand = leaky_resnet(spec)
+        obj = leaky_resnet(spec)
         self.stem = _stem(hand)
         self.stage1 = hand.layer1
         self.hand_stage2, self.hand_stage3 = hand.layer2, hand.layer3
         self.object_stage2, self.object_stage3 = obj.layer2, obj.layer3
         self.stage4 = hand.layer4
-        self.hand_fpn = FeaturePyramid(stage_channels(hand))
-        self.object_fpn = FeaturePyramid(stage_channels(hand))
+        self.hand_fpn = FeaturePyramid(stage_channels(hand), feature_channels)
+        self.object_fpn = FeaturePyramid(stage_channels(obj), feature_channels)
         self.out_channels = self.hand_fpn.out_channels
         self.stride = FEATURE_STRIDE
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, 256, H/4, W/4)."""
+        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, C, H/4, W/4)."""
         c2 = self.stage1(self.stem(images))
         h3 = self.hand_stage2(c2)
         h4 = self.hand_stage3(h3)
@@ -111,17 +153,17 @@ class HarmoniousBackbone(nn.Module):
 class SingleStreamBackbone(nn.Module):
     """Ablation baseline: one ResNet-50 + FPN for hand and object alike (P^h = P^o)."""
 
-    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
+    def __init__(self, spec: ResNetSpec = ResNetSpec(), feature_channels: int = FPN_CHANNELS):
         super().__init__()
-        net = leaky_resnet(resnet, weights_path)
+        net = leaky_resnet(spec)
         self.stem = _stem(net)
         self.stage1, self.stage2, self.stage3, self.stage4 = net.layer1, net.layer2, net.layer3, net.layer4
-        self.fpn = FeaturePyramid(stage_channels(net))
+        self.fpn = FeaturePyramid(stage_channels(net), feature_channels)
         self.out_channels = self.fpn.out_channels
         self.stride = FEATURE_STRIDE
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """images: (B, 3, H, W) in [0, 1] -> (P, P), each (B, 256, H/4, W/4)."""
+        """images: (B, 3, H, W) in [0, 1] -> (P, P), each (B, C, H/4, W/4)."""
         c2 = self.stage1(self.stem(images))
         c3 = self.stage2(c2)
         c4 = self.stage3(c3)
@@ -132,15 +174,15 @@ class SingleStreamBackbone(nn.Module):
 class DoubleStreamBackbone(nn.Module):
     """Ablation baseline: two independent ResNet-50 + FPN streams, one for the hand, one for the object."""
 
-    def __init__(self, resnet: str = "resnet50", weights_path: Optional[Path] = None):
+    def __init__(self, spec: ResNetSpec = ResNetSpec(), feature_channels: int = FPN_CHANNELS):
         super().__init__()
-        self.hand_stream = SingleStreamBackbone(resnet, weights_path)
-        self.object_stream = SingleStreamBackbone(resnet, weights_path)
+        self.hand_stream = SingleStreamBackbone(spec, feature_channels)
+        self.object_stream = SingleStreamBackbone(spec, feature_channels)
         self.out_channels = self.hand_stream.out_channels
         self.stride = FEATURE_STRIDE
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, 256, H/4, W/4)."""
+        """images: (B, 3, H, W) in [0, 1] -> (P^h, P^o), each (B, C, H/4, W/4)."""
         return self.hand_stream(images)[0], self.object_stream(images)[0]
 
 
@@ -151,9 +193,8 @@ BACKBONES = {
 }
 
 
-def build_backbone(name: str, resnet: str = "resnet50", weights_path: Optional[Path] = None) -> nn.Module:
-    """The backbone called `name` (one of BACKBONES) on a `resnet` (one of RESNETS), optionally
-    ImageNet-initialised from a local file."""
+def build_backbone(name: str, spec: ResNetSpec = ResNetSpec(), feature_channels: int = FPN_CHANNELS) -> nn.Module:
+    """The backbone called `name` (one of BACKBONES) on the ResNet `spec`, with `feature_channels` FPN outputs."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    return BACKBONES[name](resnet, weights_path)
+    return BACKBONES[name](spec, feature_channels)

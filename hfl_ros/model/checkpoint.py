@@ -6,6 +6,7 @@ comes from the user's own file). Our files hold the model without MANO tensors, 
 training, the optimizer, scheduler and epoch. Everything is read with ``torch.load(weights_only=True)``.
 """
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -197,7 +198,8 @@ def load_checkpoint(
     if data.get("format") != OUR_FORMAT:
         return load_published_checkpoint(path, mano, device)
     config = config_from_dict(ModelConfig, data["config"], f"{path}:config")
-    model = HFLNet(config, _mano_layer(mano))
+    # The checkpoint holds every weight: ImageNet initialisation is neither needed nor wanted.
+    model = HFLNet(dataclasses.replace(config, imagenet_weights=None), _mano_layer(mano))
     expected = model_state_without_mano(model)
     state = data["model"]
     for key in sorted(set(state) | set(expected)):

@@ -12,7 +12,7 @@ from torchvision.ops import roi_align
 from hfl_ros.config import ModelConfig
 from hfl_ros.constants import CROP_SIZE, FEATURE_STRIDE, ROI_SIZE
 from hfl_ros.model.attention import MapAttention
-from hfl_ros.model.backbone import build_backbone
+from hfl_ros.model.backbone import ResNetSpec, build_backbone
 from hfl_ros.model.hand_decoder import HandEncoder, HandHeatmapHead, ManoRegressor
 from hfl_ros.model.object_decoder import ObjectHead
 
@@ -62,7 +62,8 @@ class HFLNet(nn.Module):
     def __init__(self, config: ModelConfig, mano_layer: nn.Module):
         super().__init__()
         self.config = config
-        self.backbone = build_backbone(config.backbone, config.resnet, config.imagenet_weights)
+        spec = ResNetSpec(config.resnet, config.resnet_width, config.resnet_blocks, config.imagenet_weights)
+        self.backbone = build_backbone(config.backbone, spec, config.feature_channels)
         channels = self.backbone.out_channels
         self.hand_attention = None
         if config.hand_enhancement != "none":

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from hfl_ros.model.backbone import build_backbone
+from hfl_ros.model.backbone import ResNetSpec, build_backbone
 
 #: Backbone sizes reported in the paper (Section 4.4), millions of parameters.
 PAPER_SIZES_M = {"harmonious": 34.97, "single": 25.08, "double": 50.15}
@@ -45,7 +45,7 @@ def test_unknown_backbone_is_named():
 
 @pytest.mark.parametrize("resnet", ["resnet18", "resnet34"])
 def test_smaller_resnets_keep_the_fpn_contract(resnet):
-    backbone = build_backbone("harmonious", resnet).eval()
+    backbone = build_backbone("harmonious", ResNetSpec(resnet)).eval()
     with torch.no_grad():
         p_hand, p_object = backbone(torch.rand(1, 3, 64, 64))
     assert p_hand.shape == p_object.shape == (1, 256, 16, 16)
@@ -54,4 +54,28 @@ def test_smaller_resnets_keep_the_fpn_contract(resnet):
 
 def test_unknown_resnet_is_named():
     with pytest.raises(ValueError, match="resnet101"):
-        build_backbone("harmonious", "resnet101")
+        build_backbone("harmonious", ResNetSpec("resnet101"))
+
+
+def test_narrow_shallow_resnet_and_feature_width_are_read_by_the_fpn():
+    backbone = build_backbone("harmonious", ResNetSpec("resnet50", width=16, blocks=(1, 1, 1, 1)), 64).eval()
+    with torch.no_grad():
+        p_hand, p_object = backbone(torch.rand(1, 3, 64, 64))
+    assert p_hand.shape == p_object.shape == (1, 64, 16, 16)
+    assert [len(s) for s in (backbone.stage1, backbone.hand_stage2, backbone.hand_stage3, backbone.stage4)] == [1] * 4
+    assert backbone.hand_fpn.top.in_channels == 16 * 8 * 4
+
+
+def test_imagenet_weights_need_the_standard_resnet(tmp_path):
+    with pytest.raises(ValueError, match="standard resnet50"):
+        build_backbone("harmonious", ResNetSpec(width=16, weights_path=str(tmp_path / "w.pth")))
+
+
+def test_imagenet_weights_load_from_a_local_file(tmp_path):
+    from torchvision.models import resnet18
+
+    reference = resnet18(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
+    backbone = build_backbone("single", ResNetSpec("resnet18", weights_path=str(tmp_path / "resnet18.pth")))
+    torch.testing.assert_close(backbone.stem[0].weight, reference.conv1.weight)
+    torch.testing.assert_close(backbone.stage4[1].conv2.weight, reference.layer4[1].conv2.weight)

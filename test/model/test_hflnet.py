@@ -14,6 +14,7 @@ VARIANTS = [
     ModelConfig(hand_enhancement="add_sa"),
     ModelConfig(object_enhancement="o_to_o"),
     ModelConfig(resnet="resnet18"),
+    ModelConfig(resnet_width=16, resnet_blocks=(1, 1, 1, 1), feature_channels=64),
 ]
 
 
