@@ -16,7 +16,6 @@ The thresholds below leave a margin under those numbers.
 """
 
 import numpy as np
-import pytest
 import torch
 
 from hfl_ros.data.synthetic import SyntheticDataset
