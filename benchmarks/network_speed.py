@@ -5,9 +5,7 @@ Prints one line per (model, batch): median and p90 milliseconds, and images per 
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import torch
 from torchvision.models import resnet50
@@ -16,19 +14,7 @@ from hfl_ros.config import ModelConfig
 from hfl_ros.mano import load_mano
 from hfl_ros.mano.procedural import procedural_mano_dir
 from hfl_ros.model.hflnet import HFLNet
-
-
-def _time(fn, repeats: int, device: torch.device) -> list:
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return times
+from timing import median_p90, time_calls
 
 
 def main() -> None:
@@ -56,10 +42,7 @@ def main() -> None:
                  "resnet50-baseline": lambda: models["resnet50-baseline"](images)}
         for name, call in calls.items():
             with torch.inference_mode(), autocast:
-                _time(call, args.warmup, device)
-                times = sorted(_time(call, args.repeats, device))
-            median = statistics.median(times)
-            p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
+                median, p90 = median_p90(time_calls(call, args.repeats, args.warmup, device))
             print(f"{name:18s} batch={batch:2d} median={median * 1e3:8.1f} ms  p90={p90 * 1e3:8.1f} ms  "
                   f"{batch / median:7.1f} img/s")
 

@@ -7,9 +7,7 @@ fixed random one with every target present (so every loss term and every head is
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ from hfl_ros.mano.procedural import procedural_mano_dir
 from hfl_ros.model.hflnet import HFLNet
 from hfl_ros.training.config import TrainConfig, load_train_config
 from hfl_ros.training.losses import TOTAL, hflnet_losses
+from timing import median_p90, time_calls
 
 
 def random_sample(rng: np.random.Generator) -> Sample:
@@ -84,19 +83,7 @@ def main() -> None:
             scaler.step(optimizer)
             scaler.update()
 
-        times = []
-        for index in range(args.warmup + args.repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if index >= args.warmup:
-                times.append(time.perf_counter() - start)
-        times.sort()
-        median = statistics.median(times)
-        p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
+        median, p90 = median_p90(time_calls(step, args.repeats, args.warmup, device))
         print(f"train step batch={batch_size:2d} median={median:7.3f} s  p90={p90:7.3f} s  {batch_size / median:6.2f} img/s")
 
 
