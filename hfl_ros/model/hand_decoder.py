@@ -132,8 +132,9 @@ class ManoParameters:
 class ManoRegressor(nn.Module):
     """MLP 1024 -> 1024 -> 512, then 16 rotations in 6D and 10 shape coefficients.
 
-    `coord_change_mat` (3, 3) is the published checkpoints' camera-to-evaluation frame change
-    (HO3D evaluates in the OpenGL frame); it is kept so that published files load and is used by evaluation.
+    `coord_change_mat` (3, 3) is the published checkpoints' OpenCV-to-OpenGL frame change diag(1, -1, -1)
+    (HO3D evaluates in the OpenGL frame). The network never applies it; it is kept so that published
+    files load strictly. HO3D evaluation applies the same change (`hfl_ros.evaluation.ho3d.opencv_to_opengl`).
     """
 
     def __init__(self, in_features: int, hidden=(1024, 512)):
