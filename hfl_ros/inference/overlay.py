@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
-from hfl_ros.geometry.camera import project_points
+from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.inference.objects import ObjectModel
 from hfl_ros.inference.result import HandObjectEstimate
 
@@ -47,7 +47,7 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
 
     obj = estimate.object
     if obj.has_pose and object_model is not None:
-        corners = object_model.control_points @ obj.rotation.T + obj.translation
+        corners = transform_points(object_model.control_points, obj.rotation, obj.translation)
         if np.all(corners[:, 2] > 0):
             pixels = project_points(corners, K)
             for a, b in BOX_EDGES:

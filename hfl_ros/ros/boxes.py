@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from hfl_ros.geometry.camera import points_box, project_points
+from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.inference.result import HandObjectEstimate
 
 SOURCE_EXTERNAL = "external"
@@ -105,7 +105,7 @@ def tracking_boxes(estimate: HandObjectEstimate, K: np.ndarray, control_points: 
     if obj.score >= settings.tracking_min_object_score:
         points = obj.control_points_2d
         if obj.has_pose:
-            camera_points = control_points @ obj.rotation.T + obj.translation
+            camera_points = transform_points(control_points, obj.rotation, obj.translation)
             if np.all(camera_points[:, 2] > 0):
                 points = project_points(camera_points, K)
         if np.all(np.isfinite(points)):

@@ -15,6 +15,7 @@ from transforms3d.quaternions import mat2quat
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
+from hfl_ros.geometry.camera import transform_points
 from hfl_ros.inference.result import HandObjectEstimate
 from hfl_ros.msg import HandEstimate as HandEstimateMsg
 from hfl_ros.msg import HandObject
@@ -215,7 +216,7 @@ def marker_array(estimate: HandObjectEstimate, header: Header, object_control_po
         markers.extend((_delete(header, namespace, MARKER_HAND_MESH), _delete(header, namespace, MARKER_HAND_SKELETON)))
     obj = estimate.object
     if include_object and obj.has_pose and object_control_points is not None:
-        corners = np.asarray(object_control_points, dtype=np.float64) @ obj.rotation.T + obj.translation
+        corners = transform_points(np.asarray(object_control_points, dtype=np.float64), obj.rotation, obj.translation)
         box = _marker(header, namespace, MARKER_OBJECT_BOX, Marker.LINE_LIST, lifetime)
         box.points = _points(corners[np.asarray(BOX_EDGES).reshape(-1)])
         box.scale.x = BOX_LINE_WIDTH

@@ -24,7 +24,7 @@ from std_msgs.msg import Header
 from transforms3d.axangles import axangle2mat, mat2axangle
 
 from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, random_appearance, render_frame, render_scene
-from hfl_ros.geometry.camera import points_box, project_points
+from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.msg import HandObjectRois
 from hfl_ros.ros.conversions import roi_from_box
 from hfl_ros.ros.harness import camera_info_message, image_message
@@ -87,7 +87,7 @@ def render_loop(assets: SceneAssets, scene: SyntheticScene, rng: np.random.Gener
         mesh = (hand_vertices @ rotation.T, hand_joints @ rotation.T)
         image, truth, _ = render_scene(assets, moved_pose, shape, wrist, annotation.object_name, object_rotation,
                                        object_translation, K, scene.image_size, appearance, hand_mesh=mesh)
-        control_points = truth.object_control_points @ object_rotation.T + object_translation
+        control_points = transform_points(truth.object_control_points, object_rotation, object_translation)
         rendered.append(RenderedFrame(image, points_box(project_points(truth.joints_3d, K), 1.1),
                                       points_box(project_points(control_points, K))))
     return K, rendered
