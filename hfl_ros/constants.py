@@ -31,6 +31,21 @@ WRIST = 0
 #: Output joint index of each fingertip.
 FINGERTIP_JOINTS: Dict[str, int] = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "little": 20}
 
+#: MediaPipe Hands' 21 landmarks (its HandLandmark enum), in MediaPipe's index order.
+MEDIAPIPE_LANDMARK_NAMES: Tuple[str, ...] = (
+    "WRIST",
+    "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)
+#: For each MediaPipe landmark, the index of the same joint in our order (JOINT_NAMES). The orders coincide:
+#: both go wrist, thumb, index, middle, ring, little, base to tip, and MANO's thumb joints 1-3 sit at the
+#: CMC, MCP and IP joints. Convert with `hfl_ros.retargeting`. (HO3D and MANO use another order:
+#: `hfl_ros.evaluation.ho3d`.)
+OUTPUT_FROM_MEDIAPIPE_JOINTS: Tuple[int, ...] = tuple(range(NUM_JOINTS))
+
 #: MANO's 16 kinematic joints are ordered wrist, index 1-3, middle 1-3, little 1-3, ring 1-3,
 #: thumb 1-3; their parents in that order (-1 = root).
 MANO_PARENTS: Tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
