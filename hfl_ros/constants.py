@@ -44,7 +44,7 @@ MEDIAPIPE_LANDMARK_NAMES: Tuple[str, ...] = (
 #: both go wrist, thumb, index, middle, ring, little, base to tip, and MANO's thumb joints 1-3 sit at the
 #: CMC, MCP and IP joints. Convert with `hfl_ros.retargeting`. (HO3D and MANO use another order:
 #: `hfl_ros.evaluation.ho3d`.)
-OUTPUT_FROM_MEDIAPIPE_JOINTS: Tuple[int, ...] = tuple(range(NUM_JOINTS))
+MEDIAPIPE_FROM_OUTPUT_JOINTS: Tuple[int, ...] = tuple(range(NUM_JOINTS))
 
 #: MANO's 16 kinematic joints are ordered wrist, index 1-3, middle 1-3, little 1-3, ring 1-3,
 #: thumb 1-3; their parents in that order (-1 = root).
