@@ -10,9 +10,10 @@ The model buffers are registered non-persistent: they come from the licensed MAN
 construction and are never written to or required from a checkpoint ``state_dict``.
 """
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Union
 
 import numpy as np
 import torch
@@ -48,14 +49,16 @@ class ManoOutput:
     joints: torch.Tensor
 
 
-def _joint_levels(parents: tuple) -> List[List[int]]:
-    """Joints grouped by depth in the kinematic tree (level 0 = the root)."""
-    depth = [0] * len(parents)
+def _ancestor_table(parents: tuple) -> List[List[int]]:
+    """For each joint, its chain of ancestors from the root down to itself, left-padded with the index
+    ``len(parents)`` (which stands for the identity transform) to the depth of the deepest joint."""
+    chains: List[List[int]] = []
     for joint, parent in enumerate(parents):
         if parent >= joint:
             raise ValueError(f"kinematic tree must list parents before children, got {parents}")
-        depth[joint] = 0 if parent < 0 else depth[parent] + 1
-    return [[j for j in range(len(parents)) if depth[j] == level] for level in range(max(depth) + 1)]
+        chains.append([joint] if parent < 0 else chains[parent] + [joint])
+    depth = max(len(chain) for chain in chains)
+    return [[len(parents)] * (depth - len(chain)) + chain for chain in chains]
 
 
 def _check_batch(name: str, tensor: torch.Tensor, trailing: tuple) -> None:
@@ -66,6 +69,20 @@ def _check_batch(name: str, tensor: torch.Tensor, trailing: tuple) -> None:
         raise ValueError(f"{name} must have shape (B, {shown}), got {tuple(tensor.shape)}")
     if not tensor.is_floating_point():
         raise TypeError(f"{name} must be floating point, got {tensor.dtype}")
+
+
+def _bone_matrix(parents: tuple) -> np.ndarray:
+    """(J, J) matrix taking joint positions to bone vectors J_j - J_parent(j) (the root keeps its position)."""
+    matrix = np.eye(len(parents))
+    for joint, parent in enumerate(parents):
+        if parent >= 0:
+            matrix[joint, parent] = -1.0
+    return matrix
+
+
+def _rotate(matrices: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """matrices: (..., 3, 3) applied to points: (..., 3) -> (..., 3)."""
+    return (matrices @ points[..., None])[..., 0]
 
 
 class ManoLayer(nn.Module):
@@ -79,7 +96,8 @@ class ManoLayer(nn.Module):
 
     Buffers (``dtype`` unless stated, non-persistent): v_template (778, 3) m, shapedirs (778, 3, 10),
     posedirs (778, 3, 135), J_regressor (16, 778), weights (778, 16), faces (1538, 3) int64,
-    hands_mean (45,), hands_components (45, 45), fingertips (5,) int64.
+    hands_mean (45,), hands_components (45, 45), fingertips (5,) int64, bone_matrix (16, 16) (joint
+    positions -> bone vectors), ancestors (16, 4) int64 (each joint's chain, root first).
     """
 
     def __init__(
@@ -120,8 +138,8 @@ class ManoLayer(nn.Module):
         buffer("hands_components", data.hands_components)
         buffer("fingertips", np.asarray(FINGERTIP_VERTICES[side]), torch.int64)
         buffer("output_order", np.asarray(MANO_TO_OUTPUT_JOINTS), torch.int64)
-        self._levels = _joint_levels(MANO_PARENTS)
-        self._parents = MANO_PARENTS
+        buffer("bone_matrix", _bone_matrix(MANO_PARENTS))
+        buffer("ancestors", np.asarray(_ancestor_table(MANO_PARENTS)), torch.int64)
 
     @property
     def pose_size(self) -> int:
@@ -168,36 +186,34 @@ class ManoLayer(nn.Module):
         pose_feature = (rotmats[:, 1:] - identity).reshape(batch, -1)
         v_posed = v_shaped + torch.einsum("bp,vcp->bvc", pose_feature, self.posedirs)
 
-        rotations, positions = self._forward_kinematics(rotmats, rest_joints)
-        # Skinning transforms: x -> G_j (x - J_j) + t_j, blended per vertex.
-        offsets = positions - torch.einsum("bjxy,bjy->bjx", rotations, rest_joints)
-        blend_rot = torch.einsum("vj,bjxy->bvxy", self.weights, rotations)
-        blend_off = torch.einsum("vj,bjx->bvx", self.weights, offsets)
-        vertices = torch.einsum("bvxy,bvy->bvx", blend_rot, v_posed) + blend_off
+        transforms = self._forward_kinematics(rotmats, rest_joints)
+        positions = transforms[..., :3, 3]
+        rotations = transforms[..., :3, :3]
+        # Skinning: x -> R_j (x - J_j) + p_j per joint, blended per vertex as one (778 x 16) @ (16 x 12) product.
+        skinning = torch.cat((rotations, (positions - _rotate(rotations, rest_joints))[..., None]), dim=-1)
+        blended = (self.weights @ skinning.reshape(batch, NUM_MANO_JOINTS, 12)).reshape(batch, -1, 3, 4)
+        vertices = _rotate(blended[..., :3], v_posed) + blended[..., 3]
 
         stacked = torch.cat((positions, vertices[:, self.fingertips]), dim=1)
         joints = stacked[:, self.output_order]
         root = positions[:, WRIST : WRIST + 1]
         return ManoOutput(vertices=vertices - root, joints=joints - root)
 
-    def _forward_kinematics(self, rotmats: torch.Tensor, rest_joints: torch.Tensor) -> tuple:
-        """Global rotations (B, 16, 3, 3) and posed joint positions (B, 16, 3), level by level."""
-        rotations: List[Optional[torch.Tensor]] = [None] * NUM_MANO_JOINTS
-        positions: List[Optional[torch.Tensor]] = [None] * NUM_MANO_JOINTS
-        root = self._levels[0][0]
-        rotations[root] = rotmats[:, root]
-        positions[root] = rest_joints[:, root]
-        for level in self._levels[1:]:
-            parents = [self._parents[j] for j in level]
-            parent_rot = torch.stack([rotations[p] for p in parents], dim=1)
-            parent_pos = torch.stack([positions[p] for p in parents], dim=1)
-            bones = rest_joints[:, level] - rest_joints[:, parents]
-            level_rot = parent_rot @ rotmats[:, level]
-            level_pos = parent_pos + torch.einsum("bjxy,bjy->bjx", parent_rot, bones)
-            for index, joint in enumerate(level):
-                rotations[joint] = level_rot[:, index]
-                positions[joint] = level_pos[:, index]
-        return torch.stack(rotations, dim=1), torch.stack(positions, dim=1)
+    def _forward_kinematics(self, rotmats: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
+        """rotmats: (B, 16, 3, 3) local rotations; rest_joints: (B, 16, 3) m.
+
+        Returns the global rigid transforms (B, 16, 4, 4) of the posed joints: each joint's chain of local
+        transforms [R_j | J_j - J_parent(j)] multiplied root first, all joints at once (one batched product
+        per level of the tree, no per-joint work).
+        """
+        batch = rotmats.shape[0]
+        bones = self.bone_matrix @ rest_joints
+        bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=rotmats.dtype, device=rotmats.device)
+        local = torch.cat((torch.cat((rotmats, bones[..., None]), dim=-1), bottom.expand(batch, NUM_MANO_JOINTS, 1, 4)),
+                          dim=-2)
+        identity = torch.eye(4, dtype=rotmats.dtype, device=rotmats.device).expand(batch, 1, 4, 4)
+        chains = torch.cat((local, identity), dim=1)[:, self.ancestors]
+        return functools.reduce(torch.matmul, chains.unbind(dim=2))
 
     def extra_repr(self) -> str:
         return (f"side={self.side!r}, use_pca={self.use_pca}, ncomps={self.ncomps}, "

@@ -1,11 +1,13 @@
 """HFL-Net's interaction blocks: multi-head attention between two ROI feature maps.
 
 Query, key and value are 1x1 convolutions (query from the query map, key and value from the key map);
-attention is softmax(q k^T / sqrt(C / heads)) v without an output projection; then a residual with the
-query tokens and a pre-norm MLP residual (there is no norm before attention).
+attention is softmax(q k^T / sqrt(C / heads)) v (through `scaled_dot_product_attention`) without an output
+projection; then a residual with the query tokens and a pre-norm MLP residual (there is no norm before
+attention).
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 MLP_RATIO = 4
@@ -51,8 +53,7 @@ class MapAttentionLayer(nn.Module):
         q = self._heads(self.encode_query(query_map))
         k = self._heads(self.encode_key(key_map))
         v = self._heads(self.encode_value(key_map))
-        weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
-        attended = (weights @ v).transpose(1, 2).reshape(b, h * w, c)
+        attended = F.scaled_dot_product_attention(q, k, v, scale=self.scale).transpose(1, 2).reshape(b, h * w, c)
         x = query_map.flatten(2).transpose(1, 2) + attended
         x = x + self.mlp(self.norm(x))
         return x.transpose(1, 2).reshape(b, c, h, w)
