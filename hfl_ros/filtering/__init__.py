@@ -1,0 +1,18 @@
+"""Temporal filtering of the estimates: One-Euro filters on points and on SO(3), outlier gating, the
+filtered hand and object of a frame stream, and offline filtering and export of trajectories.
+
+- `one_euro`: `OneEuroSettings`, `PointFilter`, `RotationFilter` (pure, numpy).
+- `track`: `FilterSettings`, `RigidTrack` (one rigid body: filter, gate, restarts).
+- `hand_object`: `HandObjectFilter` (hand and object per frame, image stamps) and its result types.
+- `trajectory`: filtered fields of `trajectory.jsonl` records and the NumPy (.npz) export.
+"""
+
+from hfl_ros.filtering.hand_object import (
+    FilterCounts, FilteredFrame, FilteredHand, FilteredObject, HandObjectFilter, HandObservation, ObjectObservation,
+)
+from hfl_ros.filtering.track import FilterSettings
+
+__all__ = [
+    "FilterCounts", "FilterSettings", "FilteredFrame", "FilteredHand", "FilteredObject", "HandObjectFilter",
+    "HandObservation", "ObjectObservation",
+]

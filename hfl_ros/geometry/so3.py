@@ -1,0 +1,81 @@
+"""Rotations as a manifold (numpy, float64): exp / log maps and geodesic angle on SO(3).
+
+For filtering and gating rotations frame by frame without ever averaging matrix or quaternion entries:
+the slerp from A towards B by a fraction t is ``A @ exp_map(t * relative_rotation_vector(A, B))``.
+Plain numpy rather than the torch conversions of `hfl_ros.geometry.rotations` (which agree with these;
+the tests compare them): for one rotation at a time, torch's per-call overhead makes them 3-4 times
+slower. ``...`` stands for any number of leading batch dimensions; matrices rotate column vectors.
+"""
+
+import numpy as np
+
+#: Below this sine of the angle, log_map's angle / sin(angle) factor is 1 to double precision.
+_SMALL_SINE = 1e-9
+#: Below this cosine of the angle (about 154 degrees), log_map reads the axis from the symmetric part.
+_NEAR_PI_COSINE = -0.9
+
+
+def _checked(name: str, value: np.ndarray, dims: tuple) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape[array.ndim - len(dims):] != dims:
+        raise ValueError(f"{name} must have shape (..., {', '.join(map(str, dims))}), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+    return array
+
+
+def _skew(vector: np.ndarray) -> np.ndarray:
+    x, y, z = vector[..., 0], vector[..., 1], vector[..., 2]
+    zero = np.zeros_like(x)
+    return np.stack((zero, -z, y, z, zero, -x, -y, x, zero), axis=-1).reshape(vector.shape + (3,))
+
+
+def exp_map(rotation_vector: np.ndarray) -> np.ndarray:
+    """Rotation vector (..., 3), radians (axis times angle) -> rotation matrix (..., 3, 3) (Rodrigues)."""
+    vector = _checked("rotation_vector", rotation_vector, (3,))
+    angle = np.linalg.norm(vector, axis=-1)[..., None, None]
+    small = angle < 1e-6
+    safe = np.where(small, 1.0, angle)
+    # Taylor series below 1e-6 rad: sin(a)/a = 1 - a^2/6, (1 - cos(a))/a^2 = 1/2 - a^2/24.
+    first = np.where(small, 1 - angle**2 / 6, np.sin(safe) / safe)
+    second = np.where(small, 0.5 - angle**2 / 24, (1 - np.cos(safe)) / safe**2)
+    skew = _skew(vector)
+    return np.eye(3) + first * skew + second * (skew @ skew)
+
+
+def log_map(rotation: np.ndarray) -> np.ndarray:
+    """Rotation matrix (..., 3, 3) -> rotation vector (..., 3), radians, angle in [0, pi].
+
+    The angle is atan2(|v|, (trace - 1) / 2) with v the axial vector of the antisymmetric part
+    (sin(angle) times the axis); near pi, where v vanishes, the axis comes from the symmetric part
+    (1 - cos(angle)) a a^T instead, signed to agree with v.
+    """
+    matrix = _checked("rotation", rotation, (3, 3))
+    v = 0.5 * np.stack((matrix[..., 2, 1] - matrix[..., 1, 2], matrix[..., 0, 2] - matrix[..., 2, 0],
+                        matrix[..., 1, 0] - matrix[..., 0, 1]), axis=-1)
+    sine = np.linalg.norm(v, axis=-1)
+    cosine = np.clip((np.trace(matrix, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
+    angle = np.arctan2(sine, cosine)
+    outer = (matrix + np.swapaxes(matrix, -1, -2)) / 2 - cosine[..., None, None] * np.eye(3)
+    column = np.take_along_axis(
+        outer, np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)[..., None, None], axis=-1)[..., 0]
+    axis_near_pi = column / np.linalg.norm(column, axis=-1, keepdims=True).clip(min=1e-300)
+    axis_near_pi = np.where((axis_near_pi * v).sum(-1, keepdims=True) < 0, -axis_near_pi, axis_near_pi)
+    factor = np.where(sine > _SMALL_SINE, angle / np.maximum(sine, _SMALL_SINE), 1.0)
+    return np.where((cosine < _NEAR_PI_COSINE)[..., None], axis_near_pi * angle[..., None], v * factor[..., None])
+
+
+def relative_rotation_vector(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The shortest rotation from `start` to `end` (both (..., 3, 3)) as a rotation vector (..., 3), radians.
+
+    Expressed in `start`'s own frame: ``end = start @ exp_map(result)``; its norm is the geodesic angle
+    between them, in [0, pi].
+    """
+    start = _checked("start", start, (3, 3))
+    return log_map(np.swapaxes(start, -1, -2) @ _checked("end", end, (3, 3)))
+
+
+def rotation_angle(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Geodesic angle (...,), radians in [0, pi], between rotation matrices `start` and `end` (..., 3, 3)."""
+    return np.linalg.norm(relative_rotation_vector(start, end), axis=-1)
+
