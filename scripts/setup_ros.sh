@@ -12,7 +12,10 @@
 # (kept off sys.path unless ros_env.sh is sourced, so that it never hides the work tree's hfl_ros),
 # the CMake build trees in .venv/ros_ws/build.
 #
-# Environment: HFL_VENV (default <repo>/.venv), JOBS (parallel build jobs, default nproc).
+# Last, `ros2 launch` and the ros2 CLI are installed from ../shared/ros2_launch when that folder exists.
+#
+# Environment: HFL_VENV (default <repo>/.venv), JOBS (parallel build jobs, default nproc),
+# HFL_ROS2_LAUNCH_SOURCES (default <repo>/../shared/ros2_launch).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +24,7 @@ WS="$VENV/ros_ws"
 PREFIX="$VENV"
 HFL_PYTHON="$WS/python"  # the generated hfl_ros Python package (hfl_ros.msg)
 JOBS="${JOBS:-$(nproc)}"
+ROS2_LAUNCH_SOURCES="${HFL_ROS2_LAUNCH_SOURCES:-$REPO/../shared/ros2_launch}"
 PY="$VENV/bin/python"
 
 log() { printf '[setup_ros] %s\n' "$*"; }
@@ -156,14 +160,25 @@ build_package() {  # name source_dir [extra cmake args...]
 mkdir -p "$WS/build"
 touch "$WS/COLCON_IGNORE"  # copies of package.xml files: not for a colcon workspace scan
 build_package tf2_msgs "$TF2_SRC"
-# Only the generated interfaces: the work tree's hfl_ros/ stays the one imported. CMake refuses
-# exported include paths inside the source tree and the venv (numpy's headers) lives in the
-# repository, so the package is configured from a copy of its build files.
+# The package as colcon installs it (executables in lib/hfl_ros, launch/ and config/ in share/hfl_ros,
+# the ament index entry, the generated hfl_ros.msg), except the Python sources: the work tree's
+# hfl_ros/ stays the one imported. CMake refuses exported include paths inside the source tree and the
+# venv (numpy's headers) lives in the repository, so the package is configured from a copy.
 HFL_SRC="$WS/src/hfl_ros"
+HFL_SHARE="$PREFIX/share/hfl_ros"
 rm -rf "$HFL_SRC"
 mkdir -p "$HFL_SRC"
-cp -rp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO/msg" "$HFL_SRC/"
+cp -rp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO/msg" "$REPO/launch" "$REPO/config" "$HFL_SRC/"
+for dir in launch config; do  # links made by an earlier run (below): install real directories first
+  if [[ -L "$HFL_SHARE/$dir" ]]; then rm "$HFL_SHARE/$dir"; fi
+done
 build_package hfl_ros "$HFL_SRC" -DHFL_ROS_INSTALL_PYTHON_SOURCES=OFF -DPYTHON_INSTALL_DIR="$HFL_PYTHON"
+# As `colcon build --symlink-install` does: the installed launch/ and config/ are links to the work
+# tree, so that edits apply without reinstalling.
+for dir in launch config; do
+  rm -rf "${HFL_SHARE:?}/$dir"
+  ln -s "$REPO/$dir" "$HFL_SHARE/$dir"
+done
 
 # The generated (empty) hfl_ros/__init__.py would make that copy a regular package that hides the
 # work tree's if it came first on sys.path; without it, it is a namespace portion that the work
@@ -191,9 +206,17 @@ export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 # DDS discovery on this host only (this machine has no robot network); unset it to reach other hosts.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export FASTRTPS_DEFAULT_PROFILES_FILE="$REPO/config/fastdds_profile.xml"
+export PATH="$VENV/bin:\$PATH"  # ros2 (when installed below)
 ENV
 
-# --- 5. Check -----------------------------------------------------------------------------------
+# --- 5. `ros2 launch` and the ros2 CLI (not on PyPI): from the sources in ../shared/ros2_launch ------
+if [[ -f "$ROS2_LAUNCH_SOURCES/install_ros2_launch.sh" ]]; then
+  JOBS="$JOBS" bash "$ROS2_LAUNCH_SOURCES/install_ros2_launch.sh" "$VENV" "$ROS2_LAUNCH_SOURCES"
+else
+  log "no $ROS2_LAUNCH_SOURCES: \`ros2 launch\` and the ros2 CLI are not installed (their tests are skipped)"
+fi
+
+# --- 6. Check -----------------------------------------------------------------------------------
 log "checking imports"
 # shellcheck disable=SC1090
 ( source "$ENV_FILE" && cd / && "$PY" - <<'PYCHECK'
@@ -204,7 +227,15 @@ from diagnostic_msgs.msg import DiagnosticArray
 from tf2_msgs.msg import TFMessage
 import hfl_ros.ros
 from hfl_ros.msg import HandObject, HandObjectRois
-print(f"[setup_ros] ok: torch {torch.__version__}, numpy {numpy.__version__}, rclpy + tf2_msgs + hfl_ros.msg import")
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from pathlib import Path
+share, prefix = Path(get_package_share_directory("hfl_ros")), Path(get_package_prefix("hfl_ros"))
+missing = [str(p) for p in (share / "launch" / "perception.launch.py", share / "config" / "perception.yaml",
+                            prefix / "lib" / "hfl_ros" / "perception_node", prefix / "lib" / "hfl_ros" / "synthetic_camera")
+           if not p.is_file()]
+assert not missing, f"not installed: {missing}"
+print(f"[setup_ros] ok: torch {torch.__version__}, numpy {numpy.__version__}, rclpy + tf2_msgs + hfl_ros.msg "
+      f"import; hfl_ros installed in {prefix}")
 PYCHECK
 )
 
