@@ -23,67 +23,33 @@ Conventions
 * Intrinsics under a scale+translation affine: ``K' = [A; 0 0 1] @ K``, so that projecting with ``K'`` equals
   applying ``A`` to the projection with ``K``.
 
-Functions marked "numpy or torch" accept either and return the type of their first argument.
+Functions marked "numpy or torch" accept either and return the type of their first argument (which must
+be an array: its type decides the result's); their other arguments follow it. The others compute in numpy
+float64 and accept anything numpy can read. Argument checks: `hfl_ros.geometry.checks`.
 """
 
-from typing import Sequence, Tuple, TypeVar, Union
+from typing import Tuple
 
 import numpy as np
 import torch
 
 from hfl_ros.constants import CROP_HAND_EXPANSION, CROP_OBJECT_EXPANSION, CROP_SIZE
-
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
-ArrayLike = Union[np.ndarray, torch.Tensor, Sequence[float]]
+from hfl_ros.geometry.checks import ArrayLike, ArrayT, as_numpy, as_type_of, check_array, check_shape
 
 _AFFINE_TOLERANCE = 1e-9
 
 
-def _as_like(value: ArrayLike, reference: ArrayT) -> ArrayT:
-    """``value`` as the array type (and, for torch, dtype and device) of ``reference``."""
-    if isinstance(reference, torch.Tensor):
-        return torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value,
-                               dtype=reference.dtype, device=reference.device)
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.result_type(reference.dtype, np.float32))
-
-
-def _check_type(name: str, value: object) -> None:
-    if not isinstance(value, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(value).__name__}")
-    if isinstance(value, torch.Tensor) and not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-
-
-def _check_last_dims(name: str, value: Union[np.ndarray, torch.Tensor], dims: Tuple[int, ...]) -> None:
-    shape = tuple(value.shape)
-    if len(shape) < len(dims) or shape[len(shape) - len(dims):] != dims:
-        raise ValueError(f"{name} must have shape (..., {', '.join(map(str, dims))}), got {shape}")
-
-
 def _box(name: str, box: ArrayLike) -> np.ndarray:
-    if isinstance(box, torch.Tensor):
-        box = box.detach().cpu().numpy()
-    array = np.asarray(box, dtype=np.float64)
-    if array.shape != (4,):
-        raise ValueError(f"{name} must have shape (4,), got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array}")
+    """A box as float64 (4,) px, checked: finite, x1 <= x2 and y1 <= y2."""
+    array = as_numpy(box, name, shape="4", finite=True)
     if array[2] < array[0] or array[3] < array[1]:
         raise ValueError(f"{name} must satisfy x1 <= x2 and y1 <= y2, got {array}")
     return array
 
 
-def _affine(name: str, affine: ArrayLike) -> np.ndarray:
-    if isinstance(affine, torch.Tensor):
-        affine = affine.detach().cpu().numpy()
-    array = np.asarray(affine, dtype=np.float64)
-    if array.shape != (2, 3):
-        raise ValueError(f"{name} must have shape (2, 3), got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array}")
-    return array
+def _affine(affine: ArrayLike) -> np.ndarray:
+    """An affine as float64 (2, 3), checked: finite."""
+    return as_numpy(affine, "affine", shape="2,3", finite=True)
 
 
 def project_points(points: ArrayT, K: ArrayLike) -> ArrayT:
@@ -94,10 +60,9 @@ def project_points(points: ArrayT, K: ArrayLike) -> ArrayT:
     K: (..., 3, 3) intrinsics, broadcast against the batch dimensions of ``points``.
     Returns (..., N, 2) px, image.
     """
-    _check_type("points", points)
-    _check_last_dims("points", points, (3,))
-    K = _as_like(K, points)
-    _check_last_dims("K", K, (3, 3))
+    check_array(points, "points", "*,N,3")
+    K = as_type_of(K, points)
+    check_shape(K, "*,3,3", "K")
     homogeneous = points @ K.swapaxes(-1, -2)
     return homogeneous[..., :2] / homogeneous[..., 2:3]
 
@@ -108,12 +73,11 @@ def transform_points(points: ArrayT, rotation: ArrayLike, translation: ArrayLike
     points: (..., N, 3) m, source frame; rotation: (..., 3, 3) target-from-source;
     translation: (..., 3) m, target frame. Returns (..., N, 3) m, target frame.
     """
-    _check_type("points", points)
-    _check_last_dims("points", points, (3,))
-    rotation = _as_like(rotation, points)
-    translation = _as_like(translation, points)
-    _check_last_dims("rotation", rotation, (3, 3))
-    _check_last_dims("translation", translation, (3,))
+    check_array(points, "points", "*,N,3")
+    rotation = as_type_of(rotation, points)
+    translation = as_type_of(translation, points)
+    check_shape(rotation, "*,3,3", "rotation")
+    check_shape(translation, "*,3", "translation")
     return points @ rotation.swapaxes(-1, -2) + translation[..., None, :]
 
 
@@ -126,13 +90,9 @@ def points_box(points: ArrayLike, expansion: float = 1.0, integer_centre: bool =
     integer_centre: truncate the centre to an integer (``int``) first, as the published loaders do.
     Returns (4,) px ``[x1, y1, x2, y2]``.
     """
-    if isinstance(points, torch.Tensor):
-        points = points.detach().cpu().numpy()
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
-        raise ValueError(f"points must have shape (N, 2) with N >= 1, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("points must be finite")
+    array = as_numpy(points, "points", shape="N,2", finite=True)
+    if len(array) == 0:
+        raise ValueError(f"points must hold at least one point, got shape {array.shape}")
     if not np.isfinite(expansion) or expansion <= 0:
         raise ValueError(f"expansion must be a positive number, got {expansion}")
     low, high = array.min(axis=0), array.max(axis=0)
@@ -211,7 +171,7 @@ def crop_affine(box: ArrayLike, out_size: int = CROP_SIZE) -> np.ndarray:
 
 def invert_affine(affine: ArrayLike) -> np.ndarray:
     """Inverse of an invertible affine (2, 3). Returns (2, 3). Raises ValueError if it is singular."""
-    array = _affine("affine", affine)
+    array = _affine(affine)
     linear = array[:, :2]
     determinant = np.linalg.det(linear)
     if abs(determinant) < _AFFINE_TOLERANCE * max(1.0, np.abs(linear).max() ** 2):
@@ -222,9 +182,8 @@ def invert_affine(affine: ArrayLike) -> np.ndarray:
 
 def apply_affine(points: ArrayT, affine: ArrayLike) -> ArrayT:
     """Apply an affine (2, 3) to points (..., 2) px (numpy or torch). Returns (..., 2) px."""
-    _check_type("points", points)
-    _check_last_dims("points", points, (2,))
-    matrix = _as_like(_affine("affine", affine), points)
+    check_array(points, "points", "*,2")
+    matrix = as_type_of(_affine(affine), points)
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
@@ -233,8 +192,7 @@ def affine_boxes(boxes: ArrayT, affine: ArrayLike) -> ArrayT:
 
     boxes: (..., 4) px ``[x1, y1, x2, y2]``; affine: (2, 3). Returns (..., 4) px.
     """
-    _check_type("boxes", boxes)
-    _check_last_dims("boxes", boxes, (4,))
+    check_array(boxes, "boxes", "*,4")
     x1, y1, x2, y2 = (boxes[..., k] for k in range(4))
     stack = np.stack if isinstance(boxes, np.ndarray) else torch.stack
     corners = stack([stack([x1, y1], -1), stack([x2, y1], -1), stack([x1, y2], -1), stack([x2, y2], -1)], -2)
@@ -251,16 +209,20 @@ def affine_intrinsics(K: ArrayLike, affine: ArrayLike) -> np.ndarray:
         otherwise K' would not be an intrinsic matrix; raises ValueError).
     Returns (3, 3) intrinsics of the warped image.
     """
-    if isinstance(K, torch.Tensor):
-        K = K.detach().cpu().numpy()
-    intrinsics = np.asarray(K, dtype=np.float64)
-    if intrinsics.shape != (3, 3):
-        raise ValueError(f"K must have shape (3, 3), got {intrinsics.shape}")
-    array = _affine("affine", affine)
+    intrinsics = as_numpy(K, "K", shape="3,3")
+    array = _affine(affine)
     off_diagonal = np.abs(array[[0, 1], [1, 0]])
     if np.any(off_diagonal > _AFFINE_TOLERANCE * np.abs(array[[0, 1], [0, 1]])):
         raise ValueError(f"affine must be scale + translation only, got {array.tolist()}")
     return np.vstack((array, (0.0, 0.0, 1.0))) @ intrinsics
+
+
+def _in_box_arguments(points: ArrayT, box: ArrayLike) -> ArrayT:
+    """Checks the in-box maps' ``points`` (..., N, 2) and ``box`` (..., 4); returns ``box`` as ``points``' type."""
+    check_array(points, "points", "*,N,2")
+    box = as_type_of(box, points)
+    check_shape(box, "*,4", "box")
+    return box
 
 
 def normalise_in_box(points: ArrayT, box: ArrayLike) -> ArrayT:
@@ -268,10 +230,7 @@ def normalise_in_box(points: ArrayT, box: ArrayLike) -> ArrayT:
 
     points: (..., N, 2) px; box: (..., 4) px, broadcast over N. Returns (..., N, 2), (0, 0) = box corner (x1, y1).
     """
-    _check_type("points", points)
-    _check_last_dims("points", points, (2,))
-    box = _as_like(box, points)
-    _check_last_dims("box", box, (4,))
+    box = _in_box_arguments(points, box)
     return (points - box[..., None, :2]) / (box[..., None, 2:] - box[..., None, :2])
 
 
@@ -280,8 +239,5 @@ def denormalise_in_box(points: ArrayT, box: ArrayLike) -> ArrayT:
 
     points: (..., N, 2) normalised; box: (..., 4) px, broadcast over N. Returns (..., N, 2) px.
     """
-    _check_type("points", points)
-    _check_last_dims("points", points, (2,))
-    box = _as_like(box, points)
-    _check_last_dims("box", box, (4,))
+    box = _in_box_arguments(points, box)
     return box[..., None, :2] + points * (box[..., None, 2:] - box[..., None, :2])

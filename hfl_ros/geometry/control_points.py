@@ -1,12 +1,10 @@
 """Object control points (HFL-Net's 21-point box layout) and object diameter."""
 
-from typing import Union
-
 import numpy as np
-import torch
 from scipy.spatial import ConvexHull, QhullError
 
 from hfl_ros.constants import CONTROL_POINT_LAYOUT
+from hfl_ros.geometry.checks import ArrayLike, as_numpy
 
 #: Diameter conventions accepted by ``object_diameter``.
 DIAMETER_BOX_DIAGONAL = "box_diagonal"
@@ -16,18 +14,15 @@ DIAMETER_MAX_DISTANCE = "max_distance"
 _PAIRWISE_BUDGET = 4_000_000
 
 
-def _points(points: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
-    if isinstance(points, torch.Tensor):
-        points = points.detach().cpu().numpy()
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 3 or array.shape[0] == 0:
-        raise ValueError(f"points must have shape (N, 3) with N >= 1, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("points must be finite")
+def _points(points: ArrayLike) -> np.ndarray:
+    """(N, 3) float64, N >= 1, finite."""
+    array = as_numpy(points, "points", shape="N,3", finite=True)
+    if len(array) == 0:
+        raise ValueError(f"points must hold at least one point, got shape {array.shape}")
     return array
 
 
-def control_points_from_points(points: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+def control_points_from_points(points: ArrayLike) -> np.ndarray:
     """The 21 control points of an object: corners, edge midpoints and centre of its axis-aligned 3D box.
 
     points: (N, 3) m, object frame (model vertices or a point cloud).
@@ -39,7 +34,7 @@ def control_points_from_points(points: Union[np.ndarray, torch.Tensor]) -> np.nd
     return low + layout * (high - low)
 
 
-def object_diameter(points: Union[np.ndarray, torch.Tensor], method: str = DIAMETER_BOX_DIAGONAL) -> float:
+def object_diameter(points: ArrayLike, method: str = DIAMETER_BOX_DIAGONAL) -> float:
     """Diameter of an object model, m.
 
     points: (N, 3) m, object frame.

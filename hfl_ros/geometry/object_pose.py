@@ -9,18 +9,19 @@ confidence exceeds ``threshold``; those 2D-3D correspondences go to ``cv2.solveP
 
 import logging
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from hfl_ros.constants import NUM_CONTROL_POINTS, ROI_SIZE
 from hfl_ros.geometry.camera import denormalise_in_box, transform_points
+from hfl_ros.geometry.checks import ArrayLike, as_numpy
 
 LOGGER = logging.getLogger(__name__)
 
-Array = Union[np.ndarray, torch.Tensor]
+#: Shape of each decoder map of one sample: grid rows, grid columns, control points.
+_MAP_SHAPE = (ROI_SIZE, ROI_SIZE, NUM_CONTROL_POINTS)
 
 
 @dataclass(frozen=True)
@@ -69,25 +70,14 @@ class ObjectPose:
     reprojection_error: float
 
 
-def _numpy(name: str, value: Array) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(value).__name__}")
-    return value.astype(np.float64, copy=False)
-
-
-def _decoder_maps(confidence: Array, x: Array, y: Array) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    maps = tuple(_numpy(name, value) for name, value in (("confidence", confidence), ("x", x), ("y", y)))
-    expected = (ROI_SIZE, ROI_SIZE, NUM_CONTROL_POINTS)
-    for name, value in zip(("confidence", "x", "y"), maps):
-        if value.shape != expected:
-            raise ValueError(f"{name} must have shape {expected}, got {value.shape}")
-    return maps
+def _decoder_maps(confidence: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three (32, 32, 21) decoder maps of one sample as float64."""
+    named = (("confidence", confidence), ("x", x), ("y", y))
+    return tuple(as_numpy(value, name, shape=_MAP_SHAPE) for name, value in named)
 
 
 def select_correspondences(
-    confidence: Array, x: Array, y: Array, top_k: int = 10, threshold: float = 0.5,
+    confidence: ArrayLike, x: ArrayLike, y: ArrayLike, top_k: int = 10, threshold: float = 0.5,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``top_k`` most confident cells of every control point whose confidence exceeds ``threshold``.
 
@@ -113,7 +103,7 @@ def select_correspondences(
     return point_grid[keep].astype(np.int64), uv[keep], scores[keep]
 
 
-def best_control_points(confidence: Array, x: Array, y: Array) -> Tuple[np.ndarray, np.ndarray]:
+def best_control_points(confidence: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     """The most confident cell's prediction of every control point (for drawing).
 
     confidence, x, y: (32, 32, 21) as in ``select_correspondences``.
@@ -129,10 +119,10 @@ def best_control_points(confidence: Array, x: Array, y: Array) -> Tuple[np.ndarr
 
 
 def solve_object_pose(
-    control_points: Array,
-    point_ids: Array,
-    uv_px: Array,
-    K: Array,
+    control_points: ArrayLike,
+    point_ids: ArrayLike,
+    uv_px: ArrayLike,
+    K: ArrayLike,
     settings: ObjectPoseSettings = ObjectPoseSettings(),
 ) -> Optional[ObjectPose]:
     """EPnP + RANSAC pose from 2D-3D control-point correspondences.
@@ -143,20 +133,14 @@ def solve_object_pose(
     Returns ObjectPose, or None when there are fewer than ``settings.min_correspondences`` correspondences,
     OpenCV fails, the result is not finite, or any control point would lie at non-positive depth.
     """
-    points_3d = _numpy("control_points", control_points)
-    if points_3d.shape != (NUM_CONTROL_POINTS, 3):
-        raise ValueError(f"control_points must have shape ({NUM_CONTROL_POINTS}, 3), got {points_3d.shape}")
-    ids = np.asarray(point_ids.detach().cpu().numpy() if isinstance(point_ids, torch.Tensor) else point_ids)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"point_ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
+    points_3d = as_numpy(control_points, "control_points", shape=(NUM_CONTROL_POINTS, 3))
+    ids = as_numpy(point_ids, "point_ids", shape="M", dtype=None)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"point_ids must be integers, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= NUM_CONTROL_POINTS):
         raise ValueError(f"point_ids must lie in [0, {NUM_CONTROL_POINTS}), got range [{ids.min()}, {ids.max()}]")
-    uv = _numpy("uv_px", uv_px)
-    if uv.shape != (len(ids), 2):
-        raise ValueError(f"uv_px must have shape ({len(ids)}, 2) to match point_ids, got {uv.shape}")
-    intrinsics = _numpy("K", K)
-    if intrinsics.shape != (3, 3):
-        raise ValueError(f"K must have shape (3, 3), got {intrinsics.shape}")
+    uv = as_numpy(uv_px, "uv_px", shape=(len(ids), 2))
+    intrinsics = as_numpy(K, "K", shape="3,3")
 
     if len(ids) < settings.min_correspondences:
         LOGGER.debug("no object pose: %d correspondences < %d", len(ids), settings.min_correspondences)
@@ -198,12 +182,12 @@ def solve_object_pose(
 
 
 def estimate_object_pose(
-    confidence: Array,
-    x: Array,
-    y: Array,
-    object_box: Array,
-    control_points: Array,
-    K: Array,
+    confidence: ArrayLike,
+    x: ArrayLike,
+    y: ArrayLike,
+    object_box: ArrayLike,
+    control_points: ArrayLike,
+    K: ArrayLike,
     settings: ObjectPoseSettings = ObjectPoseSettings(),
 ) -> Optional[ObjectPose]:
     """Decoder maps of one sample -> pose: select correspondences, map them to pixels, solve.
@@ -214,8 +198,5 @@ def estimate_object_pose(
     Returns ObjectPose or None (see ``solve_object_pose``).
     """
     point_ids, uv_box, _ = select_correspondences(confidence, x, y, settings.top_k, settings.threshold)
-    box = _numpy("object_box", object_box)
-    if box.shape != (4,):
-        raise ValueError(f"object_box must have shape (4,), got {box.shape}")
-    uv_px = denormalise_in_box(uv_box, box)
+    uv_px = denormalise_in_box(uv_box, as_numpy(object_box, "object_box", shape="4"))
     return solve_object_pose(control_points, point_ids, uv_px, K, settings)

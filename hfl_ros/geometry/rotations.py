@@ -7,12 +7,9 @@ Matrices rotate column vectors (``x' = R @ x``).
 import torch
 import torch.nn.functional as F
 
+from hfl_ros.geometry.checks import check_shape
+
 _EPS = 1e-8
-
-
-def _check_last_dims(name: str, tensor: torch.Tensor, dims: tuple) -> None:
-    if tuple(tensor.shape[-len(dims):]) != dims:
-        raise ValueError(f"{name} must have shape (..., {', '.join(map(str, dims))}), got {tuple(tensor.shape)}")
 
 
 def rot6d_to_matrix(rot6d: torch.Tensor) -> torch.Tensor:
@@ -22,7 +19,7 @@ def rot6d_to_matrix(rot6d: torch.Tensor) -> torch.Tensor:
     Returns (..., 3, 3) whose COLUMNS are the Gram-Schmidt orthonormalised a1, a2 and their cross
     product (HFL-Net's convention).
     """
-    _check_last_dims("rot6d", rot6d, (6,))
+    check_shape(rot6d, "*,6", "rot6d")
     a1, a2 = rot6d[..., :3], rot6d[..., 3:]
     b1 = F.normalize(a1, dim=-1)
     b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
@@ -32,19 +29,19 @@ def rot6d_to_matrix(rot6d: torch.Tensor) -> torch.Tensor:
 
 def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:
     """Matrix (..., 3, 3) to 6D (..., 6): its first two columns, concatenated."""
-    _check_last_dims("matrix", matrix, (3, 3))
+    check_shape(matrix, "*,3,3", "matrix")
     return torch.cat((matrix[..., :, 0], matrix[..., :, 1]), dim=-1)
 
 
 def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     """Axis-angle (..., 3), radians, to matrix (..., 3, 3) by Rodrigues' formula."""
-    _check_last_dims("axis_angle", axis_angle, (3,))
+    check_shape(axis_angle, "*,3", "axis_angle")
     return quaternion_to_matrix(axis_angle_to_quaternion(axis_angle))
 
 
 def axis_angle_to_quaternion(axis_angle: torch.Tensor) -> torch.Tensor:
     """Axis-angle (..., 3), radians, to unit quaternion (..., 4) as (w, x, y, z)."""
-    _check_last_dims("axis_angle", axis_angle, (3,))
+    check_shape(axis_angle, "*,3", "axis_angle")
     angle = axis_angle.norm(dim=-1, keepdim=True)
     half = angle / 2
     small = angle < 1e-6
@@ -55,7 +52,7 @@ def axis_angle_to_quaternion(axis_angle: torch.Tensor) -> torch.Tensor:
 
 def quaternion_to_axis_angle(quaternion: torch.Tensor) -> torch.Tensor:
     """Quaternion (..., 4) as (w, x, y, z), any norm, to axis-angle (..., 3) with angle in [0, pi]."""
-    _check_last_dims("quaternion", quaternion, (4,))
+    check_shape(quaternion, "*,4", "quaternion")
     q = F.normalize(quaternion, dim=-1)
     q = torch.where(q[..., :1] < 0, -q, q)
     sin_half = q[..., 1:].norm(dim=-1, keepdim=True)
@@ -67,7 +64,7 @@ def quaternion_to_axis_angle(quaternion: torch.Tensor) -> torch.Tensor:
 
 def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
     """Quaternion (..., 4) as (w, x, y, z), any norm, to matrix (..., 3, 3)."""
-    _check_last_dims("quaternion", quaternion, (4,))
+    check_shape(quaternion, "*,4", "quaternion")
     w, x, y, z = F.normalize(quaternion, dim=-1).unbind(-1)
     rows = (
         1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
@@ -82,7 +79,7 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
 
     Uses the numerically best-conditioned of the four standard candidates per matrix.
     """
-    _check_last_dims("matrix", matrix, (3, 3))
+    check_shape(matrix, "*,3,3", "matrix")
     m = matrix
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
     # 4 * component^2 for w, x, y, z.
