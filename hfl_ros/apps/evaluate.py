@@ -22,13 +22,15 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from hfl_ros.data.datasets import build_dataset
+from hfl_ros.device import DEVICE_CHOICES, resolve_device
 from hfl_ros.evaluation import dexycb, ho3d
 from hfl_ros.evaluation.evaluate import Predictions, model_points_from_library, predict
+from hfl_ros.mano import load_mano
+from hfl_ros.mano.procedural import resolve_mano_dir
+from hfl_ros.model.checkpoint import load_checkpoint
 from hfl_ros.training.config import TrainConfig, load_train_config
-from hfl_ros.training.data import build_dataset, build_reader, resolve_mano_dir
-from hfl_ros.training.distributed import resolve_device
 
-LOG = logging.getLogger("hfl_ros.evaluation")
 EXIT_ERROR = 2
 METRICS_FILE = "metrics.json"
 
@@ -39,26 +41,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="our checkpoint or a published HFL-Net .pth.tar")
     parser.add_argument("--split", help="split to evaluate (default: data.eval_split of the config)")
     parser.add_argument("--output", help="output folder (default: <output_dir>/eval_<split>)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES} or cuda:N")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, help="DataLoader workers (default: data.workers)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N frames (a partial submission)")
     parser.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     parser.add_argument("--no-objects", action="store_true", help="skip object pose solving")
     return parser.parse_args(argv)
-
-
-def _object_points(config: TrainConfig, dataset: Any, names: List[str]) -> Dict[str, np.ndarray]:
-    """Model vertices of the evaluated objects: the reader's object library, or the synthetic assets."""
-    frames = getattr(dataset, "frames", None)
-    library = getattr(frames, "objects", None)
-    if library is not None:
-        return model_points_from_library(names, library.get)
-    assets = getattr(dataset, "assets", None)
-    if assets is not None:
-        return model_points_from_library(names, assets.object_model)
-    LOG.warning("no object models for dataset %r: object metrics skipped", config.data.dataset)
-    return {}
 
 
 def report_for(config: TrainConfig, predictions: Predictions, points: Dict[str, np.ndarray]) -> Dict[str, Any]:
@@ -70,9 +59,6 @@ def report_for(config: TrainConfig, predictions: Predictions, points: Dict[str, 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     """Evaluate as `args` say; returns the report that is also written to metrics.json."""
-    from hfl_ros.mano import load_mano
-    from hfl_ros.model.checkpoint import load_checkpoint
-
     config = load_train_config(args.config)
     split = args.split or config.data.eval_split
     output = Path(args.output) if args.output else Path(config.output_dir) / f"eval_{split}"
@@ -80,18 +66,13 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     mano_dir = resolve_mano_dir(config.mano_dir, config.output_dir)
     mano = load_mano(mano_dir, side="right")
     model = load_checkpoint(args.checkpoint, mano, device)
-    if config.data.dataset == "synthetic":
-        dataset = build_dataset(config.data, split, train=False, mano_layer=mano, seed=config.seed, mano_dir=mano_dir)
-    else:
-        from hfl_ros.data.transforms import AnnotationDataset
-
-        dataset = AnnotationDataset(build_reader(config.data, split, mano_dir), augment=None, mano_layer=mano)
+    dataset = build_dataset(config.data, split, train=False, mano_layer=mano, seed=config.seed, mano_dir=mano_dir)
     predictions = predict(
         model, dataset, batch_size=args.batch_size, device=str(device),
         workers=config.data.workers if args.workers is None else args.workers, amp=args.amp,
         keep_vertices=config.data.dataset != "dexycb", solve_objects=not args.no_objects, limit=args.limit, progress=True,
     )
-    report = report_for(config, predictions, _object_points(config, dataset, predictions.object_names))
+    report = report_for(config, predictions, model_points_from_library(predictions.object_names, dataset.object_model))
     report.update({"checkpoint": str(args.checkpoint), "dataset": config.data.dataset, "split": split})
     output.mkdir(parents=True, exist_ok=True)
     if config.data.dataset == "ho3d" and predictions.root_valid.all():

@@ -3,7 +3,7 @@
 Examples::
 
     hfl-train --config config/train_ho3d.yaml
-    torchrun --nproc_per_node 4 -m hfl_ros.training.cli --config config/train_dexycb.yaml
+    torchrun --nproc_per_node 4 -m hfl_ros.apps.train --config config/train_dexycb.yaml
     hfl-train --config config/train_synthetic_smoke.yaml --set optim.lr=1e-3 --set max_steps=50
     hfl-train --config config/train_ho3d.yaml --resume runs/ho3d/checkpoint_last.pt
 
@@ -15,44 +15,15 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import List, Optional
 
-import yaml
-
-from hfl_ros.config import config_from_dict, config_to_dict
+from hfl_ros.config import apply_overrides
 from hfl_ros.training.config import TrainConfig, load_train_config
 from hfl_ros.training.trainer import NonFiniteLossError, train
 
 LOG = logging.getLogger("hfl_ros.training")
 EXIT_CONFIG = 2
 EXIT_NON_FINITE = 3
-
-
-def _set(data: Dict[str, Any], key: str, value: Any) -> None:
-    path = key.strip().split(".")
-    node = data
-    for part in path[:-1]:
-        if not isinstance(node.get(part), dict):
-            raise ValueError(f"override {key!r}: {part!r} is not a section")
-        node = node[part]
-    if path[-1] not in node:
-        raise ValueError(f"override {key!r}: unknown key {path[-1]!r}")
-    node[path[-1]] = value
-
-
-def apply_overrides(config: TrainConfig, overrides: Sequence[str], values: Optional[Dict[str, Any]] = None) -> TrainConfig:
-    """A copy of `config` with dotted ``key=value`` overrides applied (values parsed as YAML), e.g.
-    ``optim.lr=1e-3`` or ``data.options={n: 64}``, then `values` (dotted key -> Python value).
-    Unknown keys raise ValueError naming them."""
-    data: Dict[str, Any] = config_to_dict(config)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not of the form key=value")
-        key, text = item.split("=", 1)
-        _set(data, key, yaml.safe_load(text))
-    for key, value in (values or {}).items():
-        _set(data, key, value)
-    return config_from_dict(TrainConfig, data, "overrides")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

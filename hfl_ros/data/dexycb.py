@@ -33,8 +33,8 @@ import numpy as np
 
 from hfl_ros.constants import NUM_JOINTS
 from hfl_ros.data.io import read_yaml
-from hfl_ros.data.objects import ObjectLibrary
 from hfl_ros.data.sample import FrameAnnotation, MaskRef
+from hfl_ros.objects import ObjectRegistry
 
 LOGGER = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class DexYCBReader(Sequence):
         self.pca = load_mano_pca(mano_dir) if mano_dir is not None else {}
         if models_dir is None and (self.root / "models").is_dir():
             models_dir = self.root / "models"
-        self.objects = ObjectLibrary(models_dir)
+        self.objects = ObjectRegistry.from_models_dir(models_dir)
         self._intrinsics: Dict[str, np.ndarray] = {}
         self._betas: Dict[str, np.ndarray] = {}
         self.sequences: List[_SequenceRecord] = []
@@ -302,7 +302,7 @@ class DexYCBReader(Sequence):
             mano_pose = np.concatenate((pose_m[:3], pca.articulation(pose_m[3:48])))
 
         name = YCB_CLASSES[record.object_id]
-        model = self.objects.get(name)
+        model = self.objects.find(name)
         rotation, translation = object_pose[:, :3], object_pose[:, 3]
         has_object = model is not None and not np.allclose(rotation, 0)
         control_points = model.control_points if has_object else None

@@ -24,8 +24,8 @@ import numpy as np
 
 from hfl_ros.constants import MANO_TO_OUTPUT_JOINTS, NUM_JOINTS
 from hfl_ros.data.io import load_pickle
-from hfl_ros.data.objects import ObjectLibrary
 from hfl_ros.data.sample import FrameAnnotation, MaskRef
+from hfl_ros.objects import ObjectRegistry
 
 LOGGER = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def annotation_from_meta(
     frame_id: str,
     image_path: str,
     seg_path: Optional[str],
-    objects: ObjectLibrary,
+    objects: ObjectRegistry,
 ) -> FrameAnnotation:
     """Convert one HO3D meta dict (OpenGL frame, MANO joint order) into a FrameAnnotation (OpenCV, JOINT_NAMES order)."""
     K = _array(meta, "camMat")
@@ -103,7 +103,7 @@ def annotation_from_meta(
 
     name = meta.get("objName")
     name = name.decode("latin1") if isinstance(name, bytes) else name
-    model = objects.get(name)
+    model = objects.find(name)
     rotation_vector, translation = _array(meta, "objRot"), _array(meta, "objTrans")
     rotation = None
     if model is not None and rotation_vector is not None and translation is not None:
@@ -159,7 +159,7 @@ class HO3DReader(Sequence):
             models_dir = self.root / "models"
         if models_dir is None:
             LOGGER.warning("HO3D %s: no object models folder; frames get no object targets", split)
-        self.objects = ObjectLibrary(models_dir)
+        self.objects = ObjectRegistry.from_models_dir(models_dir)
         self.version = version or self._detect_version()
         if self.version not in VERSION_SUFFIXES:
             raise ValueError(f"version must be one of {tuple(VERSION_SUFFIXES)}, got {self.version!r}")

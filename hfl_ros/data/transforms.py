@@ -25,6 +25,7 @@ from hfl_ros.constants import CROP_SIZE, HAND_BOX_EXPANSION, NUM_CONTROL_POINTS,
 from hfl_ros.data.augment import AugmentConfig, AugmentParams, apply_photometric, draw_augmentation
 from hfl_ros.data.sample import FrameAnnotation, Sample, load_image, load_mask
 from hfl_ros.geometry import camera
+from hfl_ros.objects import ObjectModel, ObjectRegistry
 
 LOGGER = logging.getLogger(__name__)
 
@@ -247,7 +248,8 @@ class AnnotationDataset(Dataset):
 
     frames: indexable FrameAnnotations; augment: ranges for training, None for the evaluation crop;
     seed: augmentation draws depend only on (seed, epoch, index), so runs and workers are reproducible;
-    mano_layer: optional wrist-centred MANO layer used to add vertex targets where the reader has none.
+    mano_layer: optional wrist-centred MANO layer used to add vertex targets where the reader has none;
+    objects: the models the frames' object poses refer to (None = none known).
     Call `set_epoch(e)` before each epoch for fresh draws.
     """
 
@@ -257,8 +259,10 @@ class AnnotationDataset(Dataset):
         augment: Optional[AugmentConfig] = None,
         seed: int = 0,
         mano_layer: Optional[Callable] = None,
+        objects: Optional[ObjectRegistry] = None,
     ) -> None:
         self.frames = frames
+        self.objects = objects
         self.augment = augment
         self.seed = int(seed)
         self.epoch = 0
@@ -266,6 +270,10 @@ class AnnotationDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def object_model(self, name: str) -> Optional[ObjectModel]:
+        """The model of object `name` the frames' poses refer to, or None when it is unknown."""
+        return None if self.objects is None else self.objects.find(name)
 
     def __len__(self) -> int:
         return len(self.frames)

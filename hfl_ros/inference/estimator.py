@@ -16,6 +16,7 @@ import torch
 
 from hfl_ros.config import ModelConfig
 from hfl_ros.constants import CROP_SIZE
+from hfl_ros.device import resolve_device
 from hfl_ros.geometry.camera import (
     affine_boxes,
     affine_intrinsics,
@@ -27,7 +28,7 @@ from hfl_ros.geometry.camera import (
 )
 from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_translation, wrist_pose
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
-from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.objects import ObjectModel
 from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.mano import load_mano
 from hfl_ros.model.checkpoint import load_checkpoint
@@ -41,18 +42,6 @@ UNTRAINED_SEED = 0
 
 class EstimationError(ValueError):
     """The inputs of one frame cannot be estimated (bad image, intrinsics or boxes); the message says why."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cpu' / 'cuda' / 'cuda:N' as given (cuda must exist)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
-    return resolved
 
 
 def _check_image(image: np.ndarray) -> None:

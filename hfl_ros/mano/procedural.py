@@ -43,6 +43,7 @@ from hfl_ros.constants import (
     NUM_MANO_JOINTS,
     NUM_MANO_VERTICES,
 )
+from hfl_ros.geometry.mesh import vertex_normals
 
 LOGGER = logging.getLogger(__name__)
 
@@ -567,18 +568,9 @@ def _skinning_weights(rig: _Rig) -> np.ndarray:
     return weights
 
 
-def _vertex_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    corners = points[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(points)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True)
-
-
 def _posedirs(rig: _Rig, weights: np.ndarray) -> np.ndarray:
     """(778, 3, 135): an outward bulge of POSE_BULGE * (3 - trace R_j) at joint j's blend zone."""
-    normals = _vertex_normals(rig.points, rig.faces)
+    normals = vertex_normals(rig.points, rig.faces)
     posedirs = np.zeros((NUM_MANO_VERTICES, 3, (NUM_MANO_JOINTS - 1) * 9))
     for joint in range(1, NUM_MANO_JOINTS):
         blend = 4 * weights[:, joint] * (1 - weights[:, joint])
@@ -886,3 +878,15 @@ def procedural_mano_dir(cache_dir: Union[str, Path]) -> Path:
         if not target.is_file() or target.read_bytes() != data:
             _write_atomic(target, data)
     return directory
+
+
+#: `mano_dir` value of a run configuration that selects the procedural hand.
+PROCEDURAL_MANO = "procedural"
+
+
+def resolve_mano_dir(mano_dir: Union[str, Path], output_dir: Union[str, Path]) -> Path:
+    """The MANO folder a run loads: `mano_dir`, or for PROCEDURAL_MANO the procedural hand written under
+    `<output_dir>/procedural_mano` (atomically and with the same bytes, so concurrent processes agree)."""
+    if str(mano_dir) != PROCEDURAL_MANO:
+        return Path(mano_dir)
+    return procedural_mano_dir(Path(output_dir) / "procedural_mano")

@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
-from hfl_ros.inference.objects import ObjectModel, ObjectRegistry
+from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.inference.overlay import draw_estimate
 from hfl_ros.inference.result import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois

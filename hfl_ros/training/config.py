@@ -1,6 +1,6 @@
 """Training configuration: dataclasses filled from YAML by `hfl_ros.config.load_config`.
 
-A YAML file has the sections ``model`` (`hfl_ros.config.ModelConfig`), ``data`` (`DataConfig`), ``optim``
+A YAML file has the sections ``model`` (`hfl_ros.config.ModelConfig`), ``data`` (`hfl_ros.data.datasets.DataConfig`), ``optim``
 (`OptimConfig`), ``loss_weights`` (`LossWeights`) and the top-level fields of `TrainConfig`; unknown keys
 are errors that name the key. ``config/train_ho3d.yaml`` and ``config/train_dexycb.yaml`` are the paper's
 settings.
@@ -9,56 +9,13 @@ settings.
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Optional, Union
 
 from hfl_ros.config import ModelConfig, load_config
+from hfl_ros.data.datasets import DataConfig
+from hfl_ros.device import DEVICE_CHOICES
 from hfl_ros.training.losses import LossWeights
 
-DATASETS = ("ho3d", "dexycb", "synthetic")
-AUGMENTATIONS = ("ho3d", "dexycb", "none")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-@dataclass
-class DataConfig:
-    """Where the frames come from.
-
-    dataset: "ho3d", "dexycb" or "synthetic".
-    root: dataset folder (HO3D: holds train/, evaluation/ and the split files; DexYCB: the toolkit's
-      DEX_YCB_DIR). Unused for "synthetic".
-    models_dir: YCB-Video object models folder (default: the reader's own default).
-    train_split, eval_split: split names the reader understands (HO3D "train"/"evaluation";
-      DexYCB s0 "train"/"test"; synthetic "train"/"test").
-    augment: "ho3d" (rotation +-pi), "dexycb" (rotation N(0, 30 deg), p = 0.6) or "none".
-    workers: DataLoader worker processes per training process.
-    options: extra keyword arguments for the reader / synthetic dataset constructor (e.g. HO3D "version",
-      synthetic "size" and "seed").
-    eval_options: the same for the evaluation split (default: `options`).
-    """
-
-    dataset: str = "synthetic"
-    root: Optional[str] = None
-    models_dir: Optional[str] = None
-    train_split: str = "train"
-    eval_split: str = "evaluation"
-    augment: str = "ho3d"
-    workers: int = 4
-    options: Dict[str, Any] = field(default_factory=dict)
-    eval_options: Optional[Dict[str, Any]] = None
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"data.dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.augment not in AUGMENTATIONS:
-            raise ValueError(f"data.augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        if self.dataset != "synthetic" and not self.root:
-            raise ValueError(f"data.root is required for dataset {self.dataset!r}")
-        if int(self.workers) < 0:
-            raise ValueError(f"data.workers must be >= 0, got {self.workers}")
-        for name in ("options", "eval_options"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, dict):
-                raise ValueError(f"data.{name} must be a mapping, got {type(value).__name__}")
 
 
 @dataclass
@@ -126,8 +83,8 @@ class TrainConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.device not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
         for name in ("max_steps", "checkpoint_every_steps"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 1):
@@ -141,4 +98,4 @@ def load_train_config(path: Union[str, Path]) -> TrainConfig:
     return load_config(path, TrainConfig)
 
 
-__all__ = ["AUGMENTATIONS", "DATASETS", "DataConfig", "OptimConfig", "TrainConfig", "load_train_config"]
+__all__ = ["OptimConfig", "TrainConfig", "load_train_config"]

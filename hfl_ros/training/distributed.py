@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from hfl_ros.device import resolve_device
+
 LOG = logging.getLogger(__name__)
 
 
@@ -42,17 +44,6 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as error:
         raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from error
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """"auto" -> this process's GPU when CUDA exists, else the CPU; "cpu"; "cuda" (must exist)."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
-    if device == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())
 
 
 def setup_distributed(device: str = "auto") -> DistributedContext:
@@ -152,6 +143,5 @@ __all__ = [
     "average_scalars",
     "barrier",
     "cleanup_distributed",
-    "resolve_device",
     "setup_distributed",
 ]

@@ -24,12 +24,13 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from hfl_ros.config import config_to_dict
+from hfl_ros.data.datasets import build_dataset
 from hfl_ros.data.sample import batch_to, collate
 from hfl_ros.mano import load_mano
+from hfl_ros.mano.procedural import resolve_mano_dir
 from hfl_ros.model.checkpoint import model_state_without_mano, read_checkpoint, save_checkpoint
 from hfl_ros.model.hflnet import HFLNet
 from hfl_ros.training.config import TrainConfig
-from hfl_ros.training.data import build_dataset, resolve_mano_dir
 from hfl_ros.training.distributed import (
     DistributedContext,
     ResumableDistributedSampler,
@@ -181,7 +182,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         seed_everything(config.seed)
         needs_files = mano_layer is None or train_dataset is None
-        mano_dir = resolve_mano_dir(config.mano_dir, self.output_dir, self.context) if needs_files else None
+        mano_dir = resolve_mano_dir(config.mano_dir, self.output_dir) if needs_files else None
         mano = mano_layer if mano_layer is not None else load_mano(mano_dir, side="right")
         self.dataset = train_dataset if train_dataset is not None else build_dataset(
             config.data, config.data.train_split, train=True, mano_layer=mano, seed=config.seed, mano_dir=mano_dir

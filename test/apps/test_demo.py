@@ -5,7 +5,7 @@ import json
 import cv2
 import pytest
 
-from hfl_ros.inference.demo import BUNDLED_SCENE, main
+from hfl_ros.apps.demo import BUNDLED_SCENE, main
 
 
 def test_demo_writes_result_and_overlay(tmp_path, capsys):

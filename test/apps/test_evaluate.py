@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from hfl_ros.evaluation import cli as eval_cli
-from hfl_ros.training import cli as train_cli
+from hfl_ros.apps import evaluate as eval_cli
+from hfl_ros.apps import train as train_cli
 
 SMOKE = Path(__file__).resolve().parents[2] / "config" / "train_synthetic_smoke.yaml"
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hfl_ros.training import cli
+from hfl_ros.apps import train as cli
 from hfl_ros.training.config import load_train_config
 
 SMOKE = str(Path(__file__).resolve().parents[2] / "config" / "train_synthetic_smoke.yaml")

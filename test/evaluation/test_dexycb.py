@@ -138,7 +138,7 @@ def test_round_trip_from_miniature_dexycb(tmp_path, mano_dir, mano_layer) -> Non
     torch.manual_seed(0)
     predictions = predict(HFLNet(ModelConfig(), mano_layer), dataset, batch_size=2, keep_vertices=False)
     assert predictions.mirrored.tolist() == [False, True]
-    report = dexycb.evaluate_predictions(predictions, model_points_from_library(predictions.object_names, reader.objects.get))
+    report = dexycb.evaluate_predictions(predictions, model_points_from_library(predictions.object_names, reader.objects.find))
 
     # The same MPJPE computed independently in each frame's ORIGINAL camera frame (left hand un-mirrored).
     errors = []

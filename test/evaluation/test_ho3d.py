@@ -190,14 +190,14 @@ def test_round_trip_from_miniature_ho3d_to_submission(tmp_path, mano_layer) -> N
     spread = np.linalg.norm(read_vertices - read_joints[:, :1], axis=-1).max()
     assert 0.03 < spread < 0.5
 
-    report = ho3d.evaluate_predictions(predictions, model_points_from_library(predictions.object_names, reader.objects.get))
+    report = ho3d.evaluate_predictions(predictions, model_points_from_library(predictions.object_names, reader.objects.find))
     assert "joints" not in report and report["object"]["frames"] == {OBJECT: 2}
 
 
 def test_hfl_eval_writes_the_submission_of_a_checkpoint(tmp_path, mano_layer, capsys) -> None:
     import yaml
 
-    from hfl_ros.evaluation import cli
+    from hfl_ros.apps import evaluate as cli
     from hfl_ros.model.checkpoint import save_checkpoint
 
     root = tmp_path / "HO3D_v2"

@@ -11,7 +11,7 @@ from hfl_ros.geometry.camera import affine_boxes, apply_affine, normalise_in_box
 from hfl_ros.geometry.control_points import control_points_from_points
 from hfl_ros.geometry.rotations import axis_angle_to_matrix
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator, crop_geometry, decode_output
-from hfl_ros.inference.objects import ObjectModel
+from hfl_ros.objects import ObjectModel
 from hfl_ros.inference.result import estimate_to_dict
 from hfl_ros.model.hflnet import HFLNetOutput
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from hfl_ros.training.config import DataConfig, OptimConfig, TrainConfig, load_train_config
-from hfl_ros.training.data import augmentation
+from hfl_ros.data.datasets import DataConfig, augmentation
+from hfl_ros.training.config import OptimConfig, TrainConfig, load_train_config
 from hfl_ros.training.losses import LossWeights
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"

@@ -15,7 +15,6 @@ from hfl_ros.training.distributed import (
     ResumableDistributedSampler,
     average_scalars,
     cleanup_distributed,
-    resolve_device,
     setup_distributed,
 )
 
@@ -53,8 +52,8 @@ def test_single_process_context_and_helpers(monkeypatch) -> None:
     assert context == DistributedContext(0, 1, 0, torch.device("cpu"), False) and context.is_main
     assert average_scalars({"a": torch.tensor(2.5)}, context) == {"a": 2.5}
     cleanup_distributed(context)
-    with pytest.raises(ValueError, match="device"):
-        resolve_device("tpu")
+    with pytest.raises(ValueError, match="tpu"):
+        setup_distributed("tpu")
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "5")
     with pytest.raises(ValueError, match="RANK=5"):
@@ -102,7 +101,7 @@ TRAIN_WORKER = """
 import json, sys
 import torch
 from hfl_ros.data.synthetic import SyntheticDataset
-from hfl_ros.training.cli import apply_overrides
+from hfl_ros.config import apply_overrides
 from hfl_ros.training.config import load_train_config
 from hfl_ros.training.trainer import train
 

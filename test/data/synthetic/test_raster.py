@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hfl_ros.data.raster import rasterize, vertex_normals
+from hfl_ros.data.synthetic.raster import rasterize
 
 K = np.array([[100.0, 0.0, 20.0], [0.0, 100.0, 15.0], [0.0, 0.0, 1.0]])
 
@@ -44,8 +44,6 @@ def test_nearer_surface_wins_and_back_faces_can_be_culled() -> None:
     assert (rasterize(vertices, faces, K, (40, 30), cullable=np.ones(4, bool)).face >= 0).any()
 
 
-def test_faces_behind_the_camera_are_skipped_and_normals_are_unit() -> None:
+def test_faces_behind_the_camera_are_skipped() -> None:
     vertices, faces = _square(-1.0, 0.1)
     assert (rasterize(vertices, faces, K, (40, 30)).face < 0).all()
-    normals = vertex_normals(*_square(1.0, 0.1))
-    np.testing.assert_allclose(normals, np.tile([0.0, 0.0, -1.0], (4, 1)), atol=1e-12)

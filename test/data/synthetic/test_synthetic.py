@@ -10,7 +10,6 @@ from hfl_ros.data.synthetic import (
     SceneAssets,
     SyntheticDataset,
     SyntheticScene,
-    boundary_loops,
     default_assets,
     primitive_mesh,
     read_scene,
@@ -20,6 +19,7 @@ from hfl_ros.data.synthetic import (
     write_scene,
 )
 from hfl_ros.geometry import camera
+from hfl_ros.geometry.mesh import boundary_loops
 
 SMALL = SyntheticScene(image_size=(160, 120))
 

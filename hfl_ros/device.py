@@ -1,0 +1,33 @@
+"""The torch device a process runs on, from a configuration string."""
+
+import torch
+
+#: Device names a configuration may give (besides "cuda:N").
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """The device named by `device`.
+
+    "auto": this process's GPU when CUDA exists, else the CPU; "cpu"; "cuda": this process's GPU (must
+    exist); "cuda:N": that GPU (must exist). This process's GPU is `local_rank` modulo the GPU count
+    (torchrun's LOCAL_RANK; 0 for one process). Raises ValueError naming a bad or unavailable device.
+    """
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from error
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if resolved.type == "cpu":
+        return resolved
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    count = torch.cuda.device_count()
+    if resolved.index is None:
+        return torch.device("cuda", local_rank % count)
+    if resolved.index >= count:
+        raise ValueError(f"device {device!r} requested but only {count} CUDA device(s) exist")
+    return resolved
