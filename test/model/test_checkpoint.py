@@ -7,15 +7,20 @@ import torch
 
 from hfl_ros.config import ModelConfig
 from hfl_ros.model.checkpoint import (
+    PUBLISHED_MANO_PREFIX,
     CheckpointError,
     load_checkpoint,
     load_published_checkpoint,
     map_published_key,
+    model_state_without_mano,
     save_checkpoint,
 )
 from hfl_ros.model.hflnet import HFLNet
 
 KEYS_TSV = Path(__file__).parent / "data" / "hflnet_checkpoint_keys.tsv"
+PUBLISHED_PREFIX = "honet.module."
+#: Values in the published state_dict without the MANO buffers (reference/HFLNET_FACTS.md: 46.2 M).
+PUBLISHED_VALUES_M = 46.2
 
 
 def _published_state(seed=0):
@@ -38,8 +43,18 @@ def _save(tmp_path, state, name="published.pth.tar"):
     return path
 
 
-def test_key_list_has_1094_keys():
-    assert len(_published_state()) == 1094
+def test_default_model_has_the_published_tensors_key_for_key_and_shape_for_shape(mano_layer):
+    published = {}
+    for key, tensor in _published_state().items():
+        short = key[len(PUBLISHED_PREFIX):]
+        if not short.startswith(PUBLISHED_MANO_PREFIX):
+            published[map_published_key(short)] = tuple(tensor.shape)
+    model = HFLNet(ModelConfig(), mano_layer)
+    ours = {key: tuple(tensor.shape) for key, tensor in model_state_without_mano(model).items()}
+    assert sorted(set(published) ^ set(ours)) == []
+    assert {key: shape for key, shape in ours.items() if published[key] != shape} == {}
+    values = sum(torch.Size(shape).numel() for shape in ours.values())
+    assert values / 1e6 == pytest.approx(PUBLISHED_VALUES_M, abs=0.05)
 
 
 def test_every_published_tensor_lands_in_its_parameter(tmp_path, mano_layer):
