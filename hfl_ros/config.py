@@ -21,8 +21,10 @@ OBJECT_ENHANCEMENTS = ("h_to_o", "none", "o_to_o")
 class ModelConfig:
     """The network's architecture (the paper's Tables 5-8 are choices of these fields).
 
-    backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet.
-    resnet: "resnet50" (HFL-Net, the published checkpoints) or "resnet18" / "resnet34".
+    backbone: "harmonious" (HFL-Net), "single" or "double" stream ResNet (the names of
+      `hfl_ros.model.backbone.BACKBONES`, checked when the network is built).
+    resnet: "resnet50" (HFL-Net, the published checkpoints) or "resnet18" / "resnet34" (the names of
+      `hfl_ros.model.backbone.RESNETS`, checked when the network is built).
     resnet_width: the ResNet's base width (64 = standard); resnet_blocks: blocks per stage (None = standard);
     feature_channels: FPN, ROI feature, attention and decoder width (256 in HFL-Net). The defaults are the
       published model; smaller values keep every part of the architecture for CPU-sized experiments.
@@ -51,10 +53,6 @@ class ModelConfig:
             raise ValueError(f"hand_enhancement {self.hand_enhancement!r} not in {HAND_ENHANCEMENTS}")
         if self.object_enhancement not in OBJECT_ENHANCEMENTS:
             raise ValueError(f"object_enhancement {self.object_enhancement!r} not in {OBJECT_ENHANCEMENTS}")
-        if self.backbone not in ("harmonious", "single", "double"):
-            raise ValueError(f"backbone {self.backbone!r} not in ('harmonious', 'single', 'double')")
-        if self.resnet not in ("resnet18", "resnet34", "resnet50"):
-            raise ValueError(f"resnet {self.resnet!r} not in ('resnet18', 'resnet34', 'resnet50')")
         if self.resnet_blocks is not None:
             self.resnet_blocks = tuple(int(b) for b in self.resnet_blocks)
             if len(self.resnet_blocks) != 4 or min(self.resnet_blocks) < 1:

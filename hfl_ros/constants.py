@@ -17,6 +17,12 @@ NUM_MANO_JOINTS = 16
 NUM_MANO_VERTICES = 778
 NUM_MANO_FACES = 1538
 NUM_CONTROL_POINTS = 21
+#: Hand sides, in the order of MANO's files (MANO_RIGHT.pkl, MANO_LEFT.pkl).
+SIDES: Tuple[str, ...] = ("right", "left")
+#: MANO shape parameters (betas).
+NUM_BETAS = 10
+#: MANO articulation parameters: 15 non-root joints x 3 axis-angle components.
+NUM_HAND_POSE = (NUM_MANO_JOINTS - 1) * 3
 
 #: Output joint order (HFL-Net / manopth): wrist, then thumb, index, middle, ring, little, base to tip.
 JOINT_NAMES: Tuple[str, ...] = (

@@ -7,7 +7,7 @@ Examples::
     hfl-train --config config/train_synthetic_smoke.yaml --set optim.lr=1e-3 --set max_steps=50
     hfl-train --config config/train_ho3d.yaml --resume runs/ho3d/checkpoint_last.pt
 
-Exit status: 0 done, 2 bad configuration or arguments, 3 non-finite loss (the message names the step
+Exit status: 0 done, 2 bad configuration, arguments or input files, 3 non-finite loss (the message names the step
 and the term).
 """
 
@@ -51,15 +51,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"[rank {rank}] %(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = build_config(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"hfl-train: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        result = train(config)
+        result = train(build_config(args))
     except NonFiniteLossError as error:
         print(f"hfl-train: stopped: {error}", file=sys.stderr)
         return EXIT_NON_FINITE
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"hfl-train: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     if rank == 0:
         last = result.history[-1] if result.history else {}
         LOG.info("finished: %d steps, %d epochs, last checkpoint %s, last logged loss %s",

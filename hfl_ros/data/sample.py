@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 import torch
 
-from hfl_ros.constants import CROP_SIZE, NUM_CONTROL_POINTS, NUM_JOINTS, NUM_MANO_VERTICES, ROI_SIZE
+from hfl_ros.constants import CROP_SIZE, NUM_CONTROL_POINTS, NUM_JOINTS, NUM_MANO_VERTICES, ROI_SIZE, SIDES
 from hfl_ros.data.io import read_rgb, read_unchanged
 
-SIDES = ("right", "left")
 MASK_KINDS = ("label_image", "npz_label", "color_channel")
 
 

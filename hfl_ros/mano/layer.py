@@ -24,13 +24,15 @@ from hfl_ros.constants import (
     FINGERTIP_VERTICES_RIGHT,
     MANO_PARENTS,
     MANO_TO_OUTPUT_JOINTS,
+    NUM_BETAS,
+    NUM_HAND_POSE,
     NUM_MANO_JOINTS,
+    SIDES,
     WRIST,
 )
 from hfl_ros.geometry.rotations import axis_angle_to_matrix
-from hfl_ros.mano.pickle_io import NUM_BETAS, NUM_HAND_POSE, ManoModelData, read_mano_pickle
+from hfl_ros.mano.pickle_io import ManoModelData, read_mano_pickle
 
-SIDES = ("right", "left")
 #: File names of the official models, per side.
 MANO_FILE_NAMES: Dict[str, str] = {"right": "MANO_RIGHT.pkl", "left": "MANO_LEFT.pkl"}
 FINGERTIP_VERTICES: Dict[str, tuple] = {"right": FINGERTIP_VERTICES_RIGHT, "left": FINGERTIP_VERTICES_LEFT}

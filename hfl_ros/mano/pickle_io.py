@@ -18,13 +18,10 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 import numpy as np
 import scipy.sparse
 
-from hfl_ros.constants import MANO_PARENTS, NUM_MANO_FACES, NUM_MANO_JOINTS, NUM_MANO_VERTICES
+from hfl_ros.constants import MANO_PARENTS, NUM_BETAS, NUM_HAND_POSE, NUM_MANO_FACES, NUM_MANO_JOINTS, NUM_MANO_VERTICES
 
 LOGGER = logging.getLogger(__name__)
 
-NUM_BETAS = 10
-#: Number of articulation parameters (15 joints x 3 axis-angle components).
-NUM_HAND_POSE = (NUM_MANO_JOINTS - 1) * 3
 #: Pose-blend feature size: 15 non-root rotation matrices minus identity, flattened.
 NUM_POSE_FEATURES = (NUM_MANO_JOINTS - 1) * 9
 

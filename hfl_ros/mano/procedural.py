@@ -39,20 +39,20 @@ from hfl_ros.constants import (
     FINGERTIP_VERTICES_LEFT,
     FINGERTIP_VERTICES_RIGHT,
     MANO_PARENTS,
+    NUM_HAND_POSE,
     NUM_MANO_FACES,
     NUM_MANO_JOINTS,
     NUM_MANO_VERTICES,
+    SIDES,
 )
 from hfl_ros.geometry.mesh import vertex_normals
 
 LOGGER = logging.getLogger(__name__)
 
-SIDES = ("right", "left")
 PICKLE_PROTOCOL = 2
 #: Root entry of kintree_table's parent row, as the official files store it (uint32 -1).
 KINTREE_ROOT = 2**32 - 1
 
-NUM_HAND_POSE = (NUM_MANO_JOINTS - 1) * 3
 #: Vertices per finger / thumb cross-section ring; half of them on the back, half on the front.
 RING_SIZE = 10
 HALF_RING = RING_SIZE // 2

@@ -9,14 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hfl_ros.constants import NUM_JOINTS, NUM_MANO_JOINTS, ROI_SIZE
+from hfl_ros.constants import NUM_BETAS, NUM_JOINTS, NUM_MANO_JOINTS, ROI_SIZE
 from hfl_ros.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 
 LEAKY_SLOPE = 0.01
 HOURGLASS_DEPTH = 4
 ENCODER_STAGES = 4
 ENCODER_BLOCKS_PER_STAGE = 2
-NUM_BETAS = 10
 
 
 class PreActBottleneck(nn.Module):

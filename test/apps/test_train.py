@@ -34,3 +34,9 @@ def test_exit_codes_for_bad_input(tmp_path, capsys) -> None:
     assert "config file not found" in capsys.readouterr().err
     assert cli.main(["--config", SMOKE, "--set", "optim.epochs=-1"]) == cli.EXIT_CONFIG
     assert "epochs" in capsys.readouterr().err
+
+
+def test_an_unknown_backbone_is_named_when_the_network_is_built(tmp_path, capsys) -> None:
+    code = cli.main(["--config", SMOKE, "--output-dir", str(tmp_path), "--device", "cpu", "--set", "model.backbone=triple"])
+    assert code == cli.EXIT_CONFIG
+    assert "unknown backbone 'triple'" in capsys.readouterr().err
