@@ -23,12 +23,57 @@ def test_outputs_are_stride_4_fpn_maps(name):
     assert p_hand.shape == p_object.shape == (2, backbone.out_channels, 32, 24)
 
 
-def test_harmonious_streams_differ_but_share_stage4():
-    backbone = build_backbone("harmonious").eval()
+#: A narrow, shallow ResNet-50: every part of the backbones, small enough for a quick gradient check.
+SMALL = ResNetSpec("resnet50", width=8, blocks=(1, 1, 1, 1))
+#: Parameters (by module name) that both streams use, per backbone: the paper's Section 3.1 / Table 5.
+SHARED_MODULES = {"harmonious": ("stem.", "stage1.", "stage4."), "double": (), "single": ("",)}
+
+
+def _reached_by_each_stream(backbone: nn.Module) -> tuple:
+    """Names of the parameters whose gradient is non-zero from P^h alone and from P^o alone."""
+    images = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    reached = []
+    for stream in range(2):
+        backbone.zero_grad(set_to_none=True)
+        output = backbone(images)[stream]
+        (output * torch.randn(output.shape, generator=torch.Generator().manual_seed(1))).sum().backward()
+        reached.append({n for n, p in backbone.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0})
+    return tuple(reached)
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_MODULES))
+def test_gradients_of_both_streams_reach_exactly_the_shared_stages(name):
+    backbone = build_backbone(name, SMALL, 16).eval()
+    hand, obj = _reached_by_each_stream(backbone)
+    names = {n for n, _ in backbone.named_parameters()}
+    assert hand | obj == names
+    assert hand & obj == {n for n in names if n.startswith(SHARED_MODULES[name])}
+
+
+def test_harmonious_stage4_is_one_set_of_weights_that_moves_both_streams():
+    backbone = build_backbone("harmonious", SMALL, 16).eval()
+    images = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        p_hand, p_object = backbone(torch.rand(1, 3, 64, 64))
-    assert not torch.allclose(p_hand, p_object)
-    assert backbone.stage4 is not None and not hasattr(backbone, "object_stage4")
+        p_hand, p_object = backbone(images)
+        assert not torch.allclose(p_hand, p_object)
+        changes = (("stage4", (True, True)), ("hand_stage3", (True, False)), ("object_stage3", (False, True)))
+        for stage, moves in changes:
+            saved = [p.clone() for p in getattr(backbone, stage).parameters()]
+            for parameter in getattr(backbone, stage).parameters():
+                parameter.add_(0.1 * torch.randn_like(parameter))
+            moved = tuple(not torch.allclose(new, old) for new, old in zip(backbone(images), (p_hand, p_object)))
+            assert moved == moves, stage
+            for parameter, value in zip(getattr(backbone, stage).parameters(), saved):
+                parameter.copy_(value)
+
+
+def test_harmonious_unshared_stages_have_their_own_weights():
+    backbone = build_backbone("harmonious", SMALL, 16)
+    for index in (2, 3):
+        hand = list(getattr(backbone, f"hand_stage{index}").parameters())
+        obj = list(getattr(backbone, f"object_stage{index}").parameters())
+        assert not {p.data_ptr() for p in hand} & {p.data_ptr() for p in obj}
+        assert any(not torch.equal(h, o) for h, o in zip(hand, obj) if h.dim() > 1)
 
 
 def test_every_activation_is_leaky():
