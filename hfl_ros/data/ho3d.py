@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from hfl_ros.constants import MANO_TO_OUTPUT_JOINTS, NUM_JOINTS
-from hfl_ros.data.io import load_pickle
 from hfl_ros.data.sample import FrameAnnotation, MaskRef
 from hfl_ros.objects import ObjectRegistry
+from hfl_ros.restricted_pickle import load_restricted
 
 LOGGER = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class HO3DReader(Sequence):
             raise IndexError(f"frame index {index} out of range for {len(self)} frames")
         index %= len(self)
         paths = self.frame_paths(index)
-        meta = load_pickle(paths["meta"])
+        meta = load_restricted(paths["meta"])
         if not isinstance(meta, dict):
             raise ValueError(f"{paths['meta']}: expected a dict, got {type(meta).__name__}")
         sequence, frame = self.frames[index]

@@ -1,62 +1,13 @@
-"""File readers shared by the dataset modules: images, masks, YAML and allow-listed pickles."""
+"""File readers shared by the dataset modules: images, masks and YAML (pickles: `hfl_ros.restricted_pickle`)."""
 
-import io
-import pickle
 from pathlib import Path
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Union
 
 import cv2
 import numpy as np
 import yaml
 
 PathLike = Union[str, Path]
-
-
-def _codecs_encode(text: str, encoding: str = "latin1") -> bytes:
-    """_codecs.encode as protocol-2 pickles use it to store bytes (latin-1 only)."""
-    if encoding.replace("-", "").lower() != "latin1":
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
-    return text.encode("latin1")
-
-
-def _allowed_globals() -> Dict[Tuple[str, str], Any]:
-    """(module, name) -> object for every global a dataset pickle may reference: numpy arrays, dtypes,
-    scalars and bytes. The numpy helpers are taken from numpy's own reductions, whatever their module."""
-    reconstruct = np.empty(0).__reduce__()[0]
-    scalar = np.float64(0).__reduce__()[0]
-    frombuffer = np.zeros(1).__reduce_ex__(5)[0]
-    allowed: Dict[Tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): _codecs_encode,
-    }
-    for package in ("numpy.core", "numpy._core"):
-        allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
-        allowed[(f"{package}.multiarray", "scalar")] = scalar
-        allowed[(f"{package}.numeric", "_frombuffer")] = frombuffer
-    return allowed
-
-
-#: Any other global (functions, arbitrary classes) is refused before it is imported.
-_PICKLE_ALLOWED = _allowed_globals()
-
-
-class _AllowListUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        found = _PICKLE_ALLOWED.get((module, name))
-        if found is None:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name} from a dataset pickle")
-        return found
-
-
-def load_pickle(path: PathLike) -> Any:
-    """Load a dataset pickle admitting only builtins and numpy arrays/scalars.
-
-    Python 2 pickles (HO3D v2) are read with latin1 decoding of 8-bit strings.
-    Raises pickle.UnpicklingError when the file references any other global.
-    """
-    data = Path(path).read_bytes()
-    return _AllowListUnpickler(io.BytesIO(data), encoding="latin1").load()
 
 
 def read_yaml(path: PathLike) -> Any:

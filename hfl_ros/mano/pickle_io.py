@@ -4,7 +4,8 @@ The released files are Python-2 pickles of a dict. Some values are chumpy expres
 (``chumpy.ch.Ch`` holding an array in its state key ``x``; ``chumpy.reordering.Select`` picking
 ``a.ravel()[idxs]`` reshaped to ``preferred_shape``) and ``J_regressor`` is a scipy sparse matrix.
 This module reads them without chumpy installed and without executing anything the pickle names:
-:class:`_MANOUnpickler` resolves only an allow-list of globals, every chumpy and scipy class is
+:class:`_MANOUnpickler` (a `hfl_ros.restricted_pickle.RestrictedUnpickler`) resolves only an allow-list
+of globals, every chumpy and scipy class is
 replaced by an inert stand-in that records its state, and the stand-ins are evaluated to plain
 numpy arrays afterwards. Any other global raises :class:`pickle.UnpicklingError`.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import scipy.sparse
 
 from hfl_ros.constants import MANO_PARENTS, NUM_BETAS, NUM_HAND_POSE, NUM_MANO_FACES, NUM_MANO_JOINTS, NUM_MANO_VERTICES
+from hfl_ros.restricted_pickle import NUMPY_GLOBALS, RestrictedUnpickler
 
 LOGGER = logging.getLogger(__name__)
 
@@ -122,26 +124,11 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> _StandIn:
     return cls()
 
 
-def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
-    """_codecs.encode as Python 3 protocol-2 pickles use it for bytes (latin-1 only)."""
-    if encoding.replace("-", "").lower() != "latin1":
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
-    return text.encode("latin1")
-
-
-def _allowed_globals() -> Dict[Tuple[str, str], Any]:
-    reconstruct = np.empty(0).__reduce__()[0]  # numpy's array reconstructor, whatever its module
-    scalar = np.float64(0).__reduce__()[0]
-    allowed: Dict[Tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("chumpy.ch", "Ch"): _ChumpyCh,
-        ("chumpy.reordering", "Select"): _ChumpySelect,
-        ("_codecs", "encode"): _latin1_encode,
-    }
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = reconstruct
-        allowed[(module, "scalar")] = scalar
+def _mano_globals() -> Dict[Tuple[str, str], Any]:
+    """NUMPY_GLOBALS plus the chumpy stand-ins and the builtins their protocol-0/2 creation names."""
+    allowed: Dict[Tuple[str, str], Any] = dict(NUMPY_GLOBALS)
+    allowed[("chumpy.ch", "Ch")] = _ChumpyCh
+    allowed[("chumpy.reordering", "Select")] = _ChumpySelect
     for module in ("copy_reg", "copyreg"):
         allowed[(module, "_reconstructor")] = _safe_reconstructor
     for module in ("__builtin__", "builtins"):
@@ -150,28 +137,17 @@ def _allowed_globals() -> Dict[Tuple[str, str], Any]:
     return allowed
 
 
-_ALLOWED_GLOBALS = _allowed_globals()
+_MANO_GLOBALS = _mano_globals()
 
 
-class _MANOUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the allow-listed globals; refuses everything else."""
-
-    def __init__(self, file: Any, source: str) -> None:
-        super().__init__(file, encoding="latin1")
-        self._source = source
+class _MANOUnpickler(RestrictedUnpickler):
+    """The restricted unpickler with the MANO allow-list, plus the sparse stand-ins under any
+    scipy.sparse module path (scipy has moved its matrix classes between private modules)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        found = _ALLOWED_GLOBALS.get((module, name))
-        if found is not None:
-            return found
         if (module == "scipy.sparse" or module.startswith("scipy.sparse.")) and name in _SPARSE_CLASSES:
             return _SPARSE_CLASSES[name]
-        raise pickle.UnpicklingError(
-            f"{self._source}: refusing to load global {module}.{name}: not part of a MANO model pickle"
-        )
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError(f"{self._source}: refusing persistent id {pid!r}")
+        return super().find_class(module, name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,7 +202,7 @@ def load_mano_dict(path: Union[str, Path]) -> Dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"MANO model file not found: {path}")
     with path.open("rb") as handle:
-        raw = _MANOUnpickler(handle, str(path)).load()
+        raw = _MANOUnpickler(handle, _MANO_GLOBALS, str(path)).load()
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a dict of MANO arrays, got {type(raw).__name__}")
     content = {}
