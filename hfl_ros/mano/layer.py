@@ -209,12 +209,11 @@ class ManoLayer(nn.Module):
         per level of the tree, no per-joint work).
         """
         batch = rotmats.shape[0]
-        bones = self.bone_matrix @ rest_joints
-        bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=rotmats.dtype, device=rotmats.device)
-        local = torch.cat((torch.cat((rotmats, bones[..., None]), dim=-1), bottom.expand(batch, NUM_MANO_JOINTS, 1, 4)),
-                          dim=-2)
-        identity = torch.eye(4, dtype=rotmats.dtype, device=rotmats.device).expand(batch, 1, 4, 4)
-        chains = torch.cat((local, identity), dim=1)[:, self.ancestors]
+        # Homogeneous local transforms, plus one identity (index 16) that pads the shorter chains.
+        local = torch.eye(4, dtype=rotmats.dtype, device=rotmats.device).repeat(batch, NUM_MANO_JOINTS + 1, 1, 1)
+        local[:, :NUM_MANO_JOINTS, :3, :3] = rotmats
+        local[:, :NUM_MANO_JOINTS, :3, 3] = self.bone_matrix @ rest_joints
+        chains = local[:, self.ancestors]
         return functools.reduce(torch.matmul, chains.unbind(dim=2))
 
     def extra_repr(self) -> str:
