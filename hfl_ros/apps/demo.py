@@ -22,7 +22,7 @@ from hfl_ros.evaluation.metrics import mpjpe, pa_mpjpe
 from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.inference.result import HandObjectEstimate, estimate_to_dict
+from hfl_ros.results import HandObjectEstimate, estimate_to_dict
 from hfl_ros.mano.procedural import procedural_mano_dir
 
 LOG = logging.getLogger("hfl_ros.demo")

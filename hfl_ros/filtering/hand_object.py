@@ -18,7 +18,7 @@ import numpy as np
 
 from hfl_ros.constants import NUM_JOINTS
 from hfl_ros.filtering.track import FilterSettings, RigidTrack, TrackOutput
-from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.results import HandObjectEstimate
 from hfl_ros.retargeting import joints_in_camera_frame, joints_in_wrist_frame
 
 

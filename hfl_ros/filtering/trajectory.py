@@ -1,6 +1,6 @@
 """Offline filtering of a trajectory (one JSON record per frame) and its export as NumPy arrays.
 
-A record is `hfl_ros.inference.result.estimate_to_dict`'s dict plus the frame's stamp (seconds, under
+A record is `hfl_ros.results.estimate_to_dict`'s dict plus the frame's stamp (seconds, under
 `stamp_key`); "hand" or "object" may be null for a frame without them. The raw keys stay as they are;
 filtering adds (values rounded like the raw ones, metres):
 

@@ -29,7 +29,7 @@ from hfl_ros.geometry.camera import (
 from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_translation, wrist_pose
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
 from hfl_ros.objects import ObjectModel
-from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.mano import load_mano
 from hfl_ros.model.checkpoint import load_checkpoint
 from hfl_ros.model.hflnet import HFLNet, HFLNetOutput

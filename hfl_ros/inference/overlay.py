@@ -8,7 +8,7 @@ import numpy as np
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
 from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.objects import ObjectModel
-from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.results import HandObjectEstimate
 
 HAND_MESH_COLOUR = (230, 180, 150)
 SKELETON_COLOUR = (255, 60, 60)

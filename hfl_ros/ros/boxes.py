@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from hfl_ros.geometry.camera import points_box, project_points, transform_points
-from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.results import HandObjectEstimate
 
 SOURCE_EXTERNAL = "external"
 SOURCE_TRACKING = "tracking"

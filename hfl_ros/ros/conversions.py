@@ -16,7 +16,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
 from hfl_ros.geometry.camera import transform_points
-from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandEstimate as HandEstimateMsg
 from hfl_ros.msg import HandObject
 from hfl_ros.msg import ObjectEstimate as ObjectEstimateMsg

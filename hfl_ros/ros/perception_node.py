@@ -35,7 +35,7 @@ from visualization_msgs.msg import MarkerArray
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
 from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.inference.result import HandObjectEstimate
+from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois
 from hfl_ros.ros import conversions
 from hfl_ros.ros.boxes import BoxSelector, FrameBoxes, tracking_boxes

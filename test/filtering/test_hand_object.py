@@ -6,7 +6,7 @@ import pytest
 from hfl_ros.filtering import HandObjectFilter, HandObservation, ObjectObservation
 from hfl_ros.filtering.track import FilterSettings
 from hfl_ros.geometry.so3 import exp_map, rotation_angle
-from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.retargeting import joints_in_camera_frame
 
 DT = 1 / 30

@@ -9,7 +9,7 @@ from hfl_ros.filtering.trajectory import (
     filter_records, read_trajectory, save_trajectory_npz, trajectory_arrays, with_filtered,
 )
 from hfl_ros.geometry.so3 import exp_map
-from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate, estimate_to_dict
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate, estimate_to_dict
 from hfl_ros.retargeting import joints_in_camera_frame, joints_in_wrist_frame
 
 DT = 1 / 30

@@ -12,7 +12,7 @@ from hfl_ros.geometry.control_points import control_points_from_points
 from hfl_ros.geometry.rotations import axis_angle_to_matrix
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator, crop_geometry, decode_output
 from hfl_ros.objects import ObjectModel
-from hfl_ros.inference.result import estimate_to_dict
+from hfl_ros.results import estimate_to_dict
 from hfl_ros.model.hflnet import HFLNetOutput
 
 K = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])

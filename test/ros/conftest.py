@@ -8,7 +8,7 @@ import pytest
 
 from hfl_ros.constants import NUM_JOINTS, NUM_MANO_FACES, NUM_MANO_VERTICES
 from hfl_ros.geometry.camera import project_points
-from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 
 K = np.array([[500.0, 0.0, 160.0], [0.0, 500.0, 120.0], [0.0, 0.0, 1.0]])
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hfl_ros.geometry.camera import project_points  # noqa: E402
 from hfl_ros.objects import ObjectModel  # noqa: E402
-from hfl_ros.inference.result import HandEstimate, HandObjectEstimate, ObjectEstimate  # noqa: E402
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate  # noqa: E402
 from hfl_ros.mano import load_mano  # noqa: E402
 from hfl_ros.ros import perception_node  # noqa: E402
 
