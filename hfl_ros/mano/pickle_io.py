@@ -1,20 +1,25 @@
-"""Restricted reader for the official MANO model pickles (``MANO_RIGHT.pkl`` / ``MANO_LEFT.pkl``).
+"""The official MANO model pickles (``MANO_RIGHT.pkl`` / ``MANO_LEFT.pkl``): a restricted reader and a writer.
 
 The released files are Python-2 pickles of a dict. Some values are chumpy expressions
 (``chumpy.ch.Ch`` holding an array in its state key ``x``; ``chumpy.reordering.Select`` picking
 ``a.ravel()[idxs]`` reshaped to ``preferred_shape``) and ``J_regressor`` is a scipy sparse matrix.
 This module reads them without chumpy installed and without executing anything the pickle names:
 :class:`_MANOUnpickler` (a `hfl_ros.restricted_pickle.RestrictedUnpickler`) resolves only an allow-list
-of globals, every chumpy and scipy class is
-replaced by an inert stand-in that records its state, and the stand-ins are evaluated to plain
-numpy arrays afterwards. Any other global raises :class:`pickle.UnpicklingError`.
+of globals, every chumpy and scipy class is replaced by an inert stand-in that records its state, and the
+stand-ins are evaluated to plain numpy arrays afterwards. Any other global raises :class:`pickle.UnpicklingError`.
+
+`write_mano_pickle` stores model arrays in the same layout (chumpy values included, without chumpy).
 """
 
+import copyreg
+import io
 import logging
+import os
 import pickle
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse
@@ -320,3 +325,108 @@ def read_mano_pickle(path: Union[str, Path]) -> ManoModelData:
         bs_style=bs_style,
         source=str(source),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing the official layout.
+
+#: Protocol of the written files (the official files are Python-2 era pickles).
+PICKLE_PROTOCOL = 2
+#: The state chumpy's Ch.__getstate__ leaves besides the array (weak references removed).
+_CH_BOOKKEEPING = (("_dirty_vars", set), ("_itr", lambda: None), ("_depends_on_deps", dict),
+                   ("_make_dense", lambda: False), ("_make_sparse", lambda: False))
+
+
+class _ChNode:
+    """Written as chumpy.ch.Ch through copy_reg._reconstructor, holding ``x`` in its state."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.state = {"x": np.asarray(array, dtype=np.float64)}
+        self.state.update((key, factory()) for key, factory in _CH_BOOKKEEPING)
+
+    def __reduce__(self) -> tuple:
+        return copyreg._reconstructor, (type(self), object, None), self.state
+
+
+class _SelectNode:
+    """Written as chumpy.reordering.Select (protocol-2 NEWOBJ): ``a.ravel()[idxs]`` reshaped."""
+
+    def __init__(self, source: _ChNode, indices: np.ndarray, shape: Tuple[int, ...]) -> None:
+        self.state = {"a": source, "idxs": np.asarray(indices, dtype=np.int64), "preferred_shape": tuple(shape)}
+        self.state.update((key, factory()) for key, factory in _CH_BOOKKEEPING)
+
+    def __reduce__(self) -> tuple:
+        return copyreg.__newobj__, (type(self),), self.state
+
+
+#: (module, name) each writer class is stored under.
+_CHUMPY_NAMES = {_ChNode: ("chumpy.ch", "Ch"), _SelectNode: ("chumpy.reordering", "Select")}
+
+
+class _ChumpyNamingPickler(pickle._Pickler):
+    """The pure-Python pickler, storing the writer classes under chumpy's names: no chumpy module needs
+    to exist, and nothing in sys.modules changes."""
+
+    def save_global(self, obj: Any, name: Optional[str] = None) -> None:
+        names = _CHUMPY_NAMES.get(obj)
+        if names is None:
+            super().save_global(obj, name)
+            return
+        self.write(pickle.GLOBAL + "{}\n{}\n".format(*names).encode("ascii"))
+        self.memoize(obj)
+
+
+def _select_of(shapedirs: np.ndarray) -> _SelectNode:
+    """shapedirs (778, 3, 10) as a Select over a wider (778, 3, 20) Ch, as the official files store it."""
+    wide = np.concatenate((shapedirs, np.zeros_like(shapedirs)), axis=2)
+    indices = np.arange(wide.size).reshape(wide.shape)[:, :, : shapedirs.shape[2]].reshape(-1)
+    return _SelectNode(_ChNode(wide), indices, shapedirs.shape)
+
+
+def mano_pickle_bytes(arrays: Mapping[str, Any]) -> bytes:
+    """A MANO model in the official pickle layout: protocol-2 dict with the official keys, J_regressor a
+    scipy.sparse.csc_matrix, v_template and posedirs as ``chumpy.ch.Ch`` and shapedirs as a
+    ``chumpy.reordering.Select`` over a Ch, so that readers exercise their chumpy handling.
+
+    arrays: keyed like the official file (v_template, shapedirs, posedirs, J_regressor (dense), weights,
+    f, J, kintree_table, hands_components, hands_mean, hands_coeffs, bs_type, bs_style). Same bytes for
+    the same arrays.
+    """
+    content = {
+        "hands_components": arrays["hands_components"],
+        "f": arrays["f"],
+        "J_regressor": scipy.sparse.csc_matrix(arrays["J_regressor"]),
+        "kintree_table": arrays["kintree_table"],
+        "J": arrays["J"],
+        "bs_style": arrays["bs_style"],
+        "hands_coeffs": arrays["hands_coeffs"],
+        "weights": arrays["weights"],
+        "posedirs": _ChNode(arrays["posedirs"]),
+        "hands_mean": arrays["hands_mean"],
+        "v_template": _ChNode(arrays["v_template"]),
+        "shapedirs": _select_of(arrays["shapedirs"]),
+        "bs_type": arrays["bs_type"],
+    }
+    stream = io.BytesIO()
+    _ChumpyNamingPickler(stream, protocol=PICKLE_PROTOCOL).dump(content)
+    return stream.getvalue()
+
+
+def write_mano_pickle(path: Union[str, Path], arrays: Mapping[str, Any]) -> Path:
+    """Write `mano_pickle_bytes(arrays)` to `path` (atomically; left untouched when it already holds
+    those bytes) and return the path."""
+    path = Path(path)
+    data = mano_pickle_bytes(arrays)
+    if path.is_file() and path.read_bytes() == data:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    LOGGER.debug("wrote MANO model file %s", path)
+    return path

@@ -18,22 +18,12 @@ knuckle / PIP / DIP ring, the thumb-hole loop and the thumb's rings), so ``J_reg
 v_template`` is exactly the kinematic skeleton.
 """
 
-import copyreg
-import logging
-import os
-import pickle
-import sys
-import tempfile
-import threading
-import types
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import scipy.sparse
 
 from hfl_ros.constants import (
     FINGERTIP_VERTICES_LEFT,
@@ -46,10 +36,9 @@ from hfl_ros.constants import (
     SIDES,
 )
 from hfl_ros.geometry.mesh import vertex_normals
+from hfl_ros.mano.layer import MANO_FILE_NAMES
+from hfl_ros.mano.pickle_io import write_mano_pickle
 
-LOGGER = logging.getLogger(__name__)
-
-PICKLE_PROTOCOL = 2
 #: Root entry of kintree_table's parent row, as the official files store it (uint32 -1).
 KINTREE_ROOT = 2**32 - 1
 
@@ -751,132 +740,14 @@ def procedural_joints(side: str = "right") -> np.ndarray:
     return joints * np.array([-1.0, 1.0, 1.0]) if side == "left" else joints.copy()
 
 
-# ----------------------------------------------------------------------------------------------
-# Official pickle layout
-
-
-_CHUMPY_NAMES_LOCK = threading.Lock()
-#: The state chumpy's Ch.__getstate__ leaves besides the array (weak references removed).
-_CH_BOOKKEEPING = (("_dirty_vars", set), ("_itr", lambda: None), ("_depends_on_deps", dict),
-                   ("_make_dense", lambda: False), ("_make_sparse", lambda: False))
-
-
-class _ChNode:
-    """Pickles as chumpy.ch.Ch through copy_reg._reconstructor, holding ``x`` in its state."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.state = {"x": np.asarray(array, dtype=np.float64)}
-        self.state.update((key, factory()) for key, factory in _CH_BOOKKEEPING)
-
-    def __reduce__(self) -> tuple:
-        return copyreg._reconstructor, (type(self), object, None), self.state
-
-
-class _SelectNode:
-    """Pickles as chumpy.reordering.Select (protocol-2 NEWOBJ): ``a.ravel()[idxs]`` reshaped."""
-
-    def __init__(self, source: _ChNode, indices: np.ndarray, shape: Tuple[int, ...]) -> None:
-        self.state = {"a": source, "idxs": np.asarray(indices, dtype=np.int64), "preferred_shape": tuple(shape)}
-        self.state.update((key, factory()) for key, factory in _CH_BOOKKEEPING)
-
-    def __reduce__(self) -> tuple:
-        return copyreg.__newobj__, (type(self),), self.state
-
-
-# The pickler names a class by __module__ and __qualname__: give the writers chumpy's names.
-_ChNode.__module__, _ChNode.__qualname__ = "chumpy.ch", "Ch"
-_SelectNode.__module__, _SelectNode.__qualname__ = "chumpy.reordering", "Select"
-
-
-@contextmanager
-def _chumpy_names() -> Iterator[None]:
-    """Make ``chumpy.ch.Ch`` / ``chumpy.reordering.Select`` resolvable to the marker classes while
-    pickling (the pickler looks a class up by module and name); restores sys.modules afterwards."""
-    package = types.ModuleType("chumpy")
-    ch_module, reordering = types.ModuleType("chumpy.ch"), types.ModuleType("chumpy.reordering")
-    ch_module.Ch, reordering.Select = _ChNode, _SelectNode
-    package.ch, package.reordering = ch_module, reordering
-    modules = {"chumpy": package, "chumpy.ch": ch_module, "chumpy.reordering": reordering}
-    with _CHUMPY_NAMES_LOCK:
-        saved = {name: sys.modules.get(name) for name in modules}
-        sys.modules.update(modules)
-        try:
-            yield
-        finally:
-            for name, module in saved.items():
-                if module is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = module
-
-
-def _select_of(shapedirs: np.ndarray) -> _SelectNode:
-    """shapedirs (778, 3, 10) as a Select over a wider (778, 3, 20) Ch, as the official files store it."""
-    wide = np.concatenate((shapedirs, np.zeros_like(shapedirs)), axis=2)
-    indices = np.arange(wide.size).reshape(wide.shape)[:, :, : shapedirs.shape[2]].reshape(-1)
-    return _SelectNode(_ChNode(wide), indices, shapedirs.shape)
-
-
-def procedural_mano_bytes(side: str = "right") -> bytes:
-    """The procedural model pickled in the official MANO layout (protocol 2; see write_procedural_mano)."""
-    arrays = procedural_mano_arrays(side)
-    content = {
-        "hands_components": arrays["hands_components"],
-        "f": arrays["f"],
-        "J_regressor": scipy.sparse.csc_matrix(arrays["J_regressor"]),
-        "kintree_table": arrays["kintree_table"],
-        "J": arrays["J"],
-        "bs_style": arrays["bs_style"],
-        "hands_coeffs": arrays["hands_coeffs"],
-        "weights": arrays["weights"],
-        "posedirs": _ChNode(arrays["posedirs"]),
-        "hands_mean": arrays["hands_mean"],
-        "v_template": _ChNode(arrays["v_template"]),
-        "shapedirs": _select_of(arrays["shapedirs"]),
-        "bs_type": arrays["bs_type"],
-    }
-    with _chumpy_names():
-        return pickle.dumps(content, protocol=PICKLE_PROTOCOL)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_procedural_mano(path: Union[str, Path], side: str = "right") -> Path:
-    """Write the procedural hand to ``path`` in the official MANO pickle layout and return the path.
-
-    Protocol-2 dict with the official keys; J_regressor a scipy.sparse.csc_matrix; v_template and
-    posedirs pickled as ``chumpy.ch.Ch`` (via copy_reg._reconstructor) and shapedirs as a
-    ``chumpy.reordering.Select`` over a Ch, so readers exercise their chumpy handling; no chumpy
-    is needed to write or to read (hfl_ros.mano.read_mano_pickle). Same bytes on every call.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, procedural_mano_bytes(side))
-    LOGGER.debug("wrote procedural MANO %s hand to %s", side, path)
-    return path
-
-
 def procedural_mano_dir(cache_dir: Union[str, Path]) -> Path:
     """Directory holding procedural MANO_RIGHT.pkl and MANO_LEFT.pkl (written when absent or stale).
 
     Returns ``cache_dir``, usable as ``load_mano(cache_dir, side)``.
     """
     directory = Path(cache_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    for side, name in (("right", "MANO_RIGHT.pkl"), ("left", "MANO_LEFT.pkl")):
-        target = directory / name
-        data = procedural_mano_bytes(side)
-        if not target.is_file() or target.read_bytes() != data:
-            _write_atomic(target, data)
+    for side in SIDES:
+        write_mano_pickle(directory / MANO_FILE_NAMES[side], procedural_mano_arrays(side))
     return directory
 
 

@@ -10,13 +10,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hfl_ros.mano.pickle_io import load_mano_dict, read_mano_pickle
-from hfl_ros.mano.procedural import procedural_mano_arrays, procedural_mano_bytes, write_procedural_mano
+from hfl_ros.mano.pickle_io import load_mano_dict, mano_pickle_bytes, read_mano_pickle, write_mano_pickle
+from hfl_ros.mano.procedural import procedural_mano_arrays
 
 
 @pytest.fixture(scope="module")
 def right_pickle(tmp_path_factory) -> Path:
-    return write_procedural_mano(tmp_path_factory.mktemp("mano") / "MANO_RIGHT.pkl", "right")
+    return write_mano_pickle(tmp_path_factory.mktemp("mano") / "MANO_RIGHT.pkl", procedural_mano_arrays("right"))
+
+
+def test_written_file_is_deterministic_protocol_2_with_chumpy_names_and_leaves_no_chumpy_module(tmp_path):
+    first = write_mano_pickle(tmp_path / "a" / "MANO_RIGHT.pkl", procedural_mano_arrays("right"))
+    stamp = first.stat().st_mtime_ns
+    assert write_mano_pickle(first, procedural_mano_arrays("right")).stat().st_mtime_ns == stamp  # unchanged
+    data = first.read_bytes()
+    assert data == mano_pickle_bytes(procedural_mano_arrays("right")) and data[:2] == b"\x80\x02"
+    assert {"chumpy.ch Ch", "chumpy.reordering Select"} <= _globals(data)
+    assert "chumpy" not in sys.modules
 
 
 def _globals(data: bytes) -> set:
@@ -56,7 +66,7 @@ def test_reads_procedural_model_without_chumpy(right_pickle):
 
 def test_reads_python2_era_module_names(tmp_path):
     """numpy.core / scipy.sparse.csc / protocol-0-style names, as in files written by Python 2."""
-    data = procedural_mano_bytes("right")
+    data = mano_pickle_bytes(procedural_mano_arrays("right"))
     legacy = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
     legacy = legacy.replace(b"scipy.sparse._csc\n", b"scipy.sparse.csc\n")
     assert legacy != data

@@ -1,7 +1,5 @@
-"""Procedural MANO-format hand: mesh topology, rig arrays, canonical frame, file layout."""
+"""Procedural MANO-format hand: mesh topology, rig arrays, canonical frame, its model files."""
 
-import pickletools
-import sys
 from collections import Counter
 
 import numpy as np
@@ -14,13 +12,12 @@ from hfl_ros.constants import (
     NUM_MANO_FACES,
     NUM_MANO_VERTICES,
 )
+from hfl_ros.mano.pickle_io import mano_pickle_bytes
 from hfl_ros.mano.procedural import (
     FINGERS,
     procedural_joints,
     procedural_mano_arrays,
-    procedural_mano_bytes,
     procedural_mano_dir,
-    write_procedural_mano,
 )
 
 #: MANO joints: wrist, index 1-3, middle 1-3, little 1-3, ring 1-3, thumb 1-3.
@@ -169,23 +166,12 @@ def test_left_is_the_mirror_image_with_its_own_tip_ids(right, left):
     np.testing.assert_allclose(left["hands_mean"].reshape(15, 3), right["hands_mean"].reshape(15, 3) * [1, -1, -1])
 
 
-def test_file_is_deterministic_and_uses_the_official_layout(tmp_path):
-    first = write_procedural_mano(tmp_path / "a" / "MANO_RIGHT.pkl")
-    second = write_procedural_mano(tmp_path / "b.pkl")
-    assert first.read_bytes() == second.read_bytes() == procedural_mano_bytes("right")
-    assert procedural_mano_bytes("left") != procedural_mano_bytes("right")
-    data = first.read_bytes()
-    assert data[:2] == b"\x80\x02"  # protocol 2
-    names = {arg for op, arg, _ in pickletools.genops(data) if op.name == "GLOBAL"}
-    assert {"chumpy.ch Ch", "chumpy.reordering Select"} <= names
-    assert "chumpy" not in sys.modules  # the temporary names are gone again
-
-
 def test_procedural_dir_writes_both_sides_once(tmp_path):
     directory = procedural_mano_dir(tmp_path / "cache")
     right_file, left_file = directory / "MANO_RIGHT.pkl", directory / "MANO_LEFT.pkl"
-    assert right_file.read_bytes() == procedural_mano_bytes("right")
-    assert left_file.read_bytes() == procedural_mano_bytes("left")
+    assert right_file.read_bytes() == mano_pickle_bytes(procedural_mano_arrays("right"))
+    assert left_file.read_bytes() == mano_pickle_bytes(procedural_mano_arrays("left"))
+    assert right_file.read_bytes() != left_file.read_bytes()
     stamp = right_file.stat().st_mtime_ns
     assert procedural_mano_dir(directory) == directory
     assert right_file.stat().st_mtime_ns == stamp
