@@ -43,6 +43,13 @@ def exp_map(rotation_vector: np.ndarray) -> np.ndarray:
     return np.eye(3) + first * skew + second * (skew @ skew)
 
 
+def _axial_and_cosine(matrix: np.ndarray) -> tuple:
+    """The axial vector of the antisymmetric part, sin(angle) times the axis, (..., 3); cos(angle) (...,)."""
+    v = 0.5 * np.stack((matrix[..., 2, 1] - matrix[..., 1, 2], matrix[..., 0, 2] - matrix[..., 2, 0],
+                        matrix[..., 1, 0] - matrix[..., 0, 1]), axis=-1)
+    return v, np.clip((np.trace(matrix, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
+
+
 def log_map(rotation: np.ndarray) -> np.ndarray:
     """Rotation matrix (..., 3, 3) -> rotation vector (..., 3), radians, angle in [0, pi].
 
@@ -51,18 +58,19 @@ def log_map(rotation: np.ndarray) -> np.ndarray:
     (1 - cos(angle)) a a^T instead, signed to agree with v.
     """
     matrix = _checked("rotation", rotation, (3, 3))
-    v = 0.5 * np.stack((matrix[..., 2, 1] - matrix[..., 1, 2], matrix[..., 0, 2] - matrix[..., 2, 0],
-                        matrix[..., 1, 0] - matrix[..., 0, 1]), axis=-1)
+    v, cosine = _axial_and_cosine(matrix)
     sine = np.linalg.norm(v, axis=-1)
-    cosine = np.clip((np.trace(matrix, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
     angle = np.arctan2(sine, cosine)
+    vector = v * np.where(sine > _SMALL_SINE, angle / np.maximum(sine, _SMALL_SINE), 1.0)[..., None]
+    near_pi = cosine < _NEAR_PI_COSINE
+    if not np.any(near_pi):
+        return vector
     outer = (matrix + np.swapaxes(matrix, -1, -2)) / 2 - cosine[..., None, None] * np.eye(3)
     column = np.take_along_axis(
         outer, np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)[..., None, None], axis=-1)[..., 0]
-    axis_near_pi = column / np.linalg.norm(column, axis=-1, keepdims=True).clip(min=1e-300)
-    axis_near_pi = np.where((axis_near_pi * v).sum(-1, keepdims=True) < 0, -axis_near_pi, axis_near_pi)
-    factor = np.where(sine > _SMALL_SINE, angle / np.maximum(sine, _SMALL_SINE), 1.0)
-    return np.where((cosine < _NEAR_PI_COSINE)[..., None], axis_near_pi * angle[..., None], v * factor[..., None])
+    axis = column / np.linalg.norm(column, axis=-1, keepdims=True).clip(min=1e-300)
+    axis = np.where((axis * v).sum(-1, keepdims=True) < 0, -axis, axis)
+    return np.where(near_pi[..., None], axis * angle[..., None], vector)
 
 
 def relative_rotation_vector(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -77,5 +85,6 @@ def relative_rotation_vector(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 def rotation_angle(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Geodesic angle (...,), radians in [0, pi], between rotation matrices `start` and `end` (..., 3, 3)."""
-    return np.linalg.norm(relative_rotation_vector(start, end), axis=-1)
-
+    start = _checked("start", start, (3, 3))
+    v, cosine = _axial_and_cosine(np.swapaxes(start, -1, -2) @ _checked("end", end, (3, 3)))
+    return np.arctan2(np.linalg.norm(v, axis=-1), cosine)

@@ -81,6 +81,11 @@ def test_npz_export_holds_raw_and_filtered_arrays_with_validity_masks(tmp_path):
     assert arrays["filtered_object_valid"].tolist() == arrays["object_valid"].tolist()
     assert arrays["hand_gated"].tolist() == [step == 12 for step in range(20)]
     np.testing.assert_allclose(arrays["joints"][3], records[3]["hand"]["joints"])
+    np.testing.assert_allclose(arrays["wrist_pose"][3], records[3]["hand"]["wrist_pose"])
+    np.testing.assert_allclose(arrays["object_pose"][3, :3, :3], records[3]["object"]["rotation"])
+    np.testing.assert_allclose(arrays["object_pose"][3, :3, 3], records[3]["object"]["translation"])
+    np.testing.assert_allclose(arrays["filtered_object_pose"][3], records[3]["object"]["filtered"]["pose"])
+    np.testing.assert_allclose(arrays["filtered_joints_wrist"][3], records[3]["hand"]["filtered"]["joints_wrist"])
     np.testing.assert_allclose(arrays["filtered_wrist_pose"][12], records[12]["hand"]["filtered"]["wrist_pose"])
     np.testing.assert_allclose(arrays["joints_wrist"][3], ARTICULATION, atol=2e-6)
     assert np.isnan(arrays["joints"][17]).all() and np.isnan(arrays["object_pose"][15]).all()

@@ -29,6 +29,7 @@ def test_exp_and_log_maps_agree_with_the_torch_conversions():
 def test_log_map_inverts_exp_map_near_zero_and_near_pi():
     vectors = _rotation_vectors(500, seed=1)
     np.testing.assert_allclose(log_map(exp_map(vectors)), vectors, atol=1e-8)
+    np.testing.assert_allclose(rotation_angle(np.eye(3), exp_map(vectors)), np.linalg.norm(vectors, axis=1), atol=1e-12)
     matrices = exp_map(vectors)
     np.testing.assert_allclose(matrices @ matrices.swapaxes(-1, -2), np.broadcast_to(np.eye(3), matrices.shape),
                                atol=1e-12)
