@@ -94,8 +94,8 @@ BOX_EDGES: Tuple[Tuple[int, int], ...] = (
 OBJECT_OFFSET_SCALE = 10.0
 #: Expansion of the hand box about its centre when cropping (image -> crop).
 CROP_HAND_EXPANSION = 1.5
-#: Expansion of the object box about its centre when cropping. The published loaders expand the box of the
-#: projected control points by the same factor as the hand box (HFLNET_FACTS mentions only the hand box).
+#: Expansion of the object box about its centre when cropping: the published loaders expand the box of the
+#: projected control points by the same factor as the hand box.
 CROP_OBJECT_EXPANSION = 1.5
 #: Expansion of the 2D-joint box about its centre to form the network's hand box.
 HAND_BOX_EXPANSION = 1.1

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import cv2
 import numpy as np
+import torch
 
 from hfl_ros.constants import MANO_TO_OUTPUT_JOINTS, NUM_JOINTS
 from hfl_ros.data.sample import FrameAnnotation, MaskRef
+from hfl_ros.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hfl_ros.objects import ObjectRegistry
 from hfl_ros.restricted_pickle import load_restricted
 
@@ -63,7 +64,7 @@ def read_split(root: PathLike, split: str) -> List[Tuple[str, str]]:
 
 def opengl_to_opencv_rotation(axis_angle: Any) -> np.ndarray:
     """(3, 3) OpenCV camera-frame rotation of an OpenGL-frame axis-angle (3,) or (3, 1) rad."""
-    matrix, _ = cv2.Rodrigues(np.asarray(axis_angle, dtype=np.float64).reshape(3, 1))
+    matrix = axis_angle_to_matrix(torch.as_tensor(axis_angle, dtype=torch.float64).reshape(3)).numpy()
     return OPENGL_TO_OPENCV @ matrix
 
 
@@ -97,7 +98,7 @@ def annotation_from_meta(
     if pose is not None and betas is not None and pose.shape == (48,) and betas.shape == (10,):
         pose = pose.copy()
         global_rotation = opengl_to_opencv_rotation(pose[:3])
-        pose[:3] = cv2.Rodrigues(global_rotation)[0].reshape(3)
+        pose[:3] = matrix_to_axis_angle(torch.from_numpy(global_rotation)).numpy()
     else:
         pose = betas = None
 

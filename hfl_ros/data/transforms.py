@@ -25,6 +25,7 @@ from hfl_ros.constants import CROP_SIZE, HAND_BOX_EXPANSION, NUM_CONTROL_POINTS,
 from hfl_ros.data.augment import AugmentConfig, AugmentParams, apply_photometric, draw_augmentation
 from hfl_ros.data.sample import FrameAnnotation, Sample, load_image, load_mask
 from hfl_ros.geometry import camera
+from hfl_ros.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hfl_ros.objects import ObjectModel, ObjectRegistry
 
 LOGGER = logging.getLogger(__name__)
@@ -57,9 +58,9 @@ def _min_size(box: np.ndarray) -> np.ndarray:
 
 
 def _rotate_axis_angle(axis_angle: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    matrix, _ = cv2.Rodrigues(np.asarray(axis_angle, dtype=np.float64).reshape(3, 1))
-    vector, _ = cv2.Rodrigues(rotation @ matrix)
-    return vector.reshape(3)
+    """(3,) rad axis-angle of `rotation` (3, 3) applied after the rotation `axis_angle` (3,) rad."""
+    matrix = axis_angle_to_matrix(torch.as_tensor(axis_angle, dtype=torch.float64).reshape(3))
+    return matrix_to_axis_angle(torch.as_tensor(rotation, dtype=torch.float64) @ matrix).numpy()
 
 
 def _hand_points_2d(annotation: FrameAnnotation) -> Optional[np.ndarray]:

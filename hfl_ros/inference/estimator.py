@@ -1,6 +1,6 @@
 """`HandObjectEstimator`: one RGB image + intrinsics + hand and object boxes -> `HandObjectEstimate`.
 
-image -> crop (HFLNET_FACTS convention) -> HFLNet -> geometry (hand placement, PnP) -> result dataclass.
+image -> 256 x 256 crop (as the published HFL-Net loaders crop; `hfl_ros.constants` CROP_*) -> HFLNet -> geometry (hand placement, PnP) -> result dataclass.
 """
 
 import logging

@@ -19,7 +19,7 @@ from hfl_ros.model.hflnet import HFLNet
 
 KEYS_TSV = Path(__file__).parent / "data" / "hflnet_checkpoint_keys.tsv"
 PUBLISHED_PREFIX = "honet.module."
-#: Values in the published state_dict without the MANO buffers (reference/HFLNET_FACTS.md: 46.2 M).
+#: Values in the published HFL-Net state_dict without the MANO buffers, in millions.
 PUBLISHED_VALUES_M = 46.2
 
 
