@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torchvision.ops import roi_align
 
 from hfl_ros.config import ModelConfig
 from hfl_ros.model.hflnet import HFLNet, box_intersection
@@ -40,6 +41,110 @@ def test_forward_contract_shapes(config, mano_layer):
         assert maps.shape == (2, 32, 32, 21)
     torch.testing.assert_close(out.joints[:, 0], torch.zeros(2, 3), atol=1e-6, rtol=0)
     assert torch.isfinite(out.vertices).all()
+
+
+#: A narrow network for the ablation checks: every part of HFL-Net, 16 feature channels.
+SMALL = dict(resnet_width=8, resnet_blocks=(1, 1, 1, 1), feature_channels=16)
+#: The boxes of `_inputs` and their intersection, crop px.
+HAND_BOX, OBJECT_BOX = [40.0, 50.0, 170.0, 190.0], [100.0, 90.0, 230.0, 220.0]
+INTERSECTION = [100.0, 90.0, 170.0, 190.0]
+
+
+def _roi(feature_map, box):
+    """The 32 x 32 ROI feature of one box, computed here with torchvision (stride 4) rather than by the model."""
+    return roi_align(feature_map, [torch.tensor([box])], output_size=32, spatial_scale=0.25, sampling_ratio=-1)
+
+
+def _run_recording(config, mano_layer):
+    """Run a small model on one crop, recording the inputs and outputs of its backbone, attentions and heads;
+    return them and the ROI features (F^h, F^oh, ...) recomputed from the backbone's maps."""
+    model = HFLNet(ModelConfig(**SMALL, **config), mano_layer).eval()
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen[name] = (inputs, output)
+        return hook
+
+    model.backbone.register_forward_hook(record("backbone"))
+    model.hand_head.register_forward_hook(record("hand_head"))
+    model.object_head.register_forward_hook(record("object_head"))
+    for name in ("hand_attention", "object_attention"):
+        if getattr(model, name) is not None:
+            getattr(model, name).register_forward_hook(record(name))
+    with torch.no_grad():
+        model(*_inputs(1))
+    p_hand, p_object = seen["backbone"][1]
+    features = {
+        "F^h": _roi(p_hand, HAND_BOX), "F^oh": _roi(p_object, HAND_BOX), "F^o": _roi(p_object, OBJECT_BOX),
+        "F^ho": _roi(p_hand, INTERSECTION), "P^o at the intersection": _roi(p_object, INTERSECTION),
+    }
+    return seen, features
+
+
+def _same(a, b):
+    return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
+#: Paper Table 8 (object-to-hand enhancement): (query, key and value) of the hand's attention, None = no attention.
+HAND_ENHANCEMENTS = {
+    "none": None,
+    "sa": (("F^h",), ("F^h",)),
+    "ca": (("F^h",), ("F^o",)),
+    "add_sa": (("F^h", "+", "F^oh"), ("F^h", "+", "F^oh")),
+    "concat_sa": (("F^h", "cat", "F^oh"), ("F^h", "cat", "F^oh")),
+}
+#: Paper Table 7 (hand-to-object enhancement): the key and value of the object's attention, whose query is F^o.
+OBJECT_ENHANCEMENTS = {"none": None, "h_to_o": "F^ho", "o_to_o": "P^o at the intersection"}
+
+
+def _combined(features, recipe):
+    if len(recipe) == 1:
+        return features[recipe[0]]
+    first, how, second = recipe
+    if how == "+":
+        return features[first] + features[second]
+    return torch.cat((features[first], features[second]), dim=1)
+
+
+@pytest.mark.parametrize("mode", sorted(HAND_ENHANCEMENTS))
+def test_hand_enhancement_attends_with_the_features_the_paper_names(mode, mano_layer):
+    seen, features = _run_recording(dict(hand_enhancement=mode), mano_layer)
+    hand_head_input = seen["hand_head"][0][0]
+    if HAND_ENHANCEMENTS[mode] is None:
+        assert "hand_attention" not in seen
+        assert _same(hand_head_input, features["F^h"])
+        return
+    (query, key), enhanced = seen["hand_attention"]
+    query_recipe, key_recipe = HAND_ENHANCEMENTS[mode]
+    assert _same(query, _combined(features, query_recipe)), "query"
+    assert _same(key, _combined(features, key_recipe)), "key and value"
+    # The hand decoder reads the enhanced F^h: for the concatenation, its first (F^h) channels.
+    assert _same(hand_head_input, enhanced[:, : features["F^h"].shape[1]])
+    assert not _same(hand_head_input, features["F^h"])
+
+
+@pytest.mark.parametrize("mode", sorted(OBJECT_ENHANCEMENTS))
+def test_object_enhancement_attends_with_the_features_the_paper_names(mode, mano_layer):
+    seen, features = _run_recording(dict(object_enhancement=mode), mano_layer)
+    object_head_input = seen["object_head"][0][0]
+    if OBJECT_ENHANCEMENTS[mode] is None:
+        assert "object_attention" not in seen
+        assert _same(object_head_input, features["F^o"])
+        return
+    (query, key), enhanced = seen["object_attention"]
+    assert _same(query, features["F^o"]), "query"
+    assert _same(key, features[OBJECT_ENHANCEMENTS[mode]]), "key and value"
+    assert _same(object_head_input, enhanced)
+
+
+def test_the_ablation_features_are_distinct(mano_layer):
+    """Otherwise the two tests above could not tell the modes apart."""
+    _, features = _run_recording({}, mano_layer)
+    names = sorted(features)
+    for index, name in enumerate(names):
+        for other in names[index + 1:]:
+            assert not _same(features[name], features[other]), (name, other)
 
 
 def test_training_step_reaches_every_part(mano_layer):
