@@ -3,14 +3,13 @@
 image -> 256 x 256 crop (as the published HFL-Net loaders crop; `hfl_ros.constants` CROP_*) -> HFLNet -> geometry (hand placement, PnP) -> result dataclass.
 """
 
+import dataclasses
 import logging
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 
@@ -30,9 +29,12 @@ from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
+from hfl_ros.inference.crop import crop_cv2, crop_torch
 from hfl_ros.mano import load_mano
 from hfl_ros.model.checkpoint import load_checkpoint
+from hfl_ros.model.export import OnnxNetwork
 from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
+from hfl_ros.model.optimize import CudaGraphRunner, optimize_for_inference
 
 LOG = logging.getLogger(__name__)
 
@@ -72,25 +74,85 @@ def _first(batch: torch.Tensor) -> np.ndarray:
     return batch[0].detach().float().cpu().numpy().astype(np.float64)
 
 
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How the estimator runs the network.
+
+    optimize: use the inference path (`hfl_ros.model.optimize.optimize_for_inference`); False runs the
+      plain model. precision: "fp32" (equal outputs), "bf16" (CPUs with AVX512-BF16 / AMX) or "fp16"
+      (CUDA): the backbone's precision. channels_last: memory order of the convolutions.
+    compile: torch.compile the network (eager fallback). cuda_graphs: on CUDA, replay a captured graph.
+    onnx_model: an `hfl-export` file run by ONNX Runtime instead of torch (the other fields are then unused).
+    """
+
+    optimize: bool = True
+    precision: str = "fp32"
+    channels_last: bool = True
+    compile: bool = False
+    cuda_graphs: bool = True
+    onnx_model: Optional[str] = None
+
+
+def build_network(model: HFLNet, device: torch.device, config: InferenceConfig) -> Callable[..., HFLNetOutput]:
+    """The callable that runs `model` on `device` as `config` says: (images, hand_boxes, object_boxes) ->
+    HFLNetOutput, with the forward contract of `HFLNet.forward`."""
+    if config.onnx_model:
+        return OnnxNetwork(config.onnx_model, device)
+    if not config.optimize:
+        return model
+    network = optimize_for_inference(model, device, config.precision, config.channels_last, config.compile)
+    if device.type == "cuda" and config.cuda_graphs and not config.compile:
+        return CudaGraphRunner(network)
+    return network
+
+
+@dataclass
+class PreparedFrame:
+    """One frame cropped and ready for the network (the output of `HandObjectEstimator.prepare`).
+
+    geometry: how the image was cropped. images: (1, 3, 256, 256) float32 [0, 1] on the estimator's device;
+    hand_boxes, object_boxes: (1, 4) crop px on that device. object_model: the object in the hand.
+    timings: seconds spent so far, by step ("crop").
+    """
+
+    geometry: "CropGeometry"
+    images: torch.Tensor
+    hand_boxes: torch.Tensor
+    object_boxes: torch.Tensor
+    object_model: ObjectModel
+    timings: Dict[str, float]
+
+
 class HandObjectEstimator:
     """Runs HFL-Net on full images: crops, infers, places the hand in the camera frame and solves the object pose.
 
-    model: an HFLNet (moved to `device`, put in eval mode); fp16: autocast on CUDA; untrained: the weights are
-    random (no checkpoint), which every caller should make visible.
+    model: an HFLNet (moved to `device`, put in eval mode); fp16: shorthand for `inference.precision` "fp16"
+    on CUDA (ignored on the CPU); inference: how the network runs (`InferenceConfig`; by default the fp32
+    inference path, equal to the plain model); untrained: the weights are random (no checkpoint), which
+    every caller should make visible.
+
+    `estimate` = `prepare` (checks, crop geometry, crop; on CUDA the crop runs on the GPU from a pinned
+    upload) then `infer` (network, one device-to-host copy, geometry); a pipeline may run them apart.
     """
 
     def __init__(self, model: HFLNet, device: Union[str, torch.device] = "cpu", fp16: bool = False,
-                 pose_settings: ObjectPoseSettings = ObjectPoseSettings(), untrained: bool = False):
+                 pose_settings: ObjectPoseSettings = ObjectPoseSettings(), untrained: bool = False,
+                 inference: InferenceConfig = InferenceConfig()):
         self.device = torch.device(device)
+        if fp16 and self.device.type == "cuda":
+            inference = replace(inference, precision="fp16")
+        self.inference = inference
         self.model = model.to(self.device).eval()
-        self.fp16 = bool(fp16) and self.device.type == "cuda"
+        self.network = build_network(self.model, self.device, inference)
         self.pose_settings = pose_settings
         self.untrained = untrained
         self.faces = model.mano_layer.faces.detach().cpu().numpy()
+        self._upload: Optional[Tuple[torch.Tensor, torch.cuda.Event]] = None
 
     @classmethod
     def from_files(cls, checkpoint: Optional[Union[str, Path]], mano_dir: Union[str, Path], device: str = "cpu",
-                   fp16: bool = False, pose_settings: ObjectPoseSettings = ObjectPoseSettings()) -> "HandObjectEstimator":
+                   fp16: bool = False, pose_settings: ObjectPoseSettings = ObjectPoseSettings(),
+                   inference: InferenceConfig = InferenceConfig()) -> "HandObjectEstimator":
         """Estimator from a checkpoint (ours or published) and the user's MANO file or directory.
 
         checkpoint None -> an untrained network (seeded, reproducible), logged as a warning.
@@ -103,15 +165,55 @@ class HandObjectEstimator:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(UNTRAINED_SEED)
                 model = HFLNet(ModelConfig(), mano)
-            return cls(model, resolved, fp16, pose_settings, untrained=True)
-        return cls(load_checkpoint(checkpoint, mano, resolved), resolved, fp16, pose_settings)
+            return cls(model, resolved, fp16, pose_settings, untrained=True, inference=inference)
+        return cls(load_checkpoint(checkpoint, mano, resolved), resolved, fp16, pose_settings, inference=inference)
 
-    def _run_network(self, crop: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray) -> HFLNetOutput:
-        images = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        boxes = torch.tensor(np.stack((hand_box, object_box)), dtype=torch.float32, device=self.device)
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else nullcontext()
-        with torch.inference_mode(), autocast:
-            return self.model(images, boxes[:1], boxes[1:])
+    def _upload_image(self, image: np.ndarray) -> torch.Tensor:
+        """image (H, W, 3) uint8 -> the same on the CUDA device, through a reused pinned host buffer (the
+        previous upload is waited for before its buffer is overwritten)."""
+        if self._upload is None or self._upload[0].shape != image.shape:
+            self._upload = (torch.empty(image.shape, dtype=torch.uint8, pin_memory=True), torch.cuda.Event())
+        host, uploaded = self._upload
+        uploaded.synchronize()
+        host.numpy()[...] = image
+        on_device = host.to(self.device, non_blocking=True)
+        uploaded.record()
+        return on_device
+
+    def prepare(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
+                object_model: ObjectModel) -> PreparedFrame:
+        """Check one frame and cut the network's crop from it (arguments as `estimate`).
+
+        Raises EstimationError for inputs that cannot be estimated.
+        """
+        start = time.perf_counter()
+        _check_image(image)
+        geometry = crop_geometry(image.shape[1::-1], K, hand_box, object_box)
+        if self.device.type == "cuda":
+            images = crop_torch(self._upload_image(image), geometry.affine)
+        else:
+            images = torch.from_numpy(crop_cv2(image, geometry.affine)).permute(2, 0, 1)[None].float() / 255.0
+        boxes = torch.from_numpy(np.stack((geometry.hand_crop_box, geometry.object_crop_box))).float().to(self.device)
+        return PreparedFrame(geometry=geometry, images=images, hand_boxes=boxes[:1], object_boxes=boxes[1:],
+                             object_model=object_model, timings={"crop": time.perf_counter() - start})
+
+    def _run_network(self, frame: PreparedFrame) -> HFLNetOutput:
+        """The network's output for one prepared frame, first sample, as float32 CPU tensors."""
+        with torch.inference_mode():
+            out = self.network(frame.images, frame.hand_boxes, frame.object_boxes)
+            return outputs_to_host(out)
+
+    def infer(self, frame: PreparedFrame) -> HandObjectEstimate:
+        """Run the network on a prepared frame and decode hand and object estimates.
+
+        Raises EstimationError when the hand cannot be placed.
+        """
+        start = time.perf_counter()
+        out = self._run_network(frame)
+        networked = time.perf_counter()
+        hand, obj = decode_output(out, frame.geometry, frame.object_model, self.faces, self.pose_settings)
+        timings = dict(frame.timings, network=networked - start, geometry=time.perf_counter() - networked)
+        return HandObjectEstimate(hand=hand, object=obj, timings=timings)
 
     def estimate(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
                  object_model: ObjectModel) -> HandObjectEstimate:
@@ -123,18 +225,20 @@ class HandObjectEstimator:
         object_model: the object in the hand (control points for PnP).
         Raises EstimationError for inputs that cannot be estimated.
         """
-        start = time.perf_counter()
-        _check_image(image)
-        geometry = crop_geometry(image.shape[1::-1], K, hand_box, object_box)
-        crop = cv2.warpAffine(image, geometry.affine, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        cropped = time.perf_counter()
-        out = self._run_network(crop, geometry.hand_crop_box, geometry.object_crop_box)
-        networked = time.perf_counter()
-        hand, obj = decode_output(out, geometry, object_model, self.faces, self.pose_settings)
-        done = time.perf_counter()
-        timings = {"crop": cropped - start, "network": networked - cropped, "geometry": done - networked}
-        return HandObjectEstimate(hand=hand, object=obj, timings=timings)
+        return self.infer(self.prepare(image, K, hand_box, object_box, object_model))
+
+
+def outputs_to_host(out: HFLNetOutput) -> HFLNetOutput:
+    """The first sample of every output field as float32 CPU tensors (batch 1). From CUDA the copies go
+    through pinned memory without blocking and the host waits once for all of them."""
+    fields = {field.name: getattr(out, field.name)[:1] for field in dataclasses.fields(out)}
+    if all(tensor.device.type == "cpu" for tensor in fields.values()):
+        return HFLNetOutput(**{name: tensor.float() for name, tensor in fields.items()})
+    host = {name: torch.empty(tensor.shape, dtype=torch.float32, pin_memory=True) for name, tensor in fields.items()}
+    for name, tensor in fields.items():
+        host[name].copy_(tensor, non_blocking=True)
+    torch.cuda.current_stream(next(iter(fields.values())).device).synchronize()
+    return HFLNetOutput(**host)
 
 
 @dataclass(frozen=True)

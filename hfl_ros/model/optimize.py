@@ -1,0 +1,193 @@
+"""HFL-Net's inference path: the same network, forward contract and `HFLNetOutput`, run faster.
+
+`optimize_for_inference(model, device, precision)` returns a frozen copy of an HFLNet with
+- every BatchNorm that directly follows a convolution folded into that convolution (exact up to float
+  rounding; the pre-activation norms of the hand decoder's residual blocks stay, they see the skip path);
+- the backbone's weights cast once to `precision` ("bf16" on CPUs with AVX512-BF16 / AMX, "fp16" on CUDA;
+  "fp32" leaves them); its feature maps come back as float32, so the ROI heads, attention, decoders and
+  MANO always run in float32;
+- the backbone and the convolutional decoders in channels_last memory order;
+- optionally `torch.compile` (falling back to eager, with a warning, where no compiler works);
+- on CUDA, `CudaGraphRunner` replays one captured CUDA graph per input shape (batch 1 in the estimator).
+
+The forward has no host synchronisation (no `.item()`, `.cpu()` or numpy), so it can be captured.
+Calls must run without autograd (`torch.inference_mode()`), as `HandObjectEstimator` does.
+"""
+
+import copy
+import logging
+from typing import Callable, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from hfl_ros.model.hand_decoder import PreActBottleneck
+from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
+
+LOG = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: HFLNet's convolutional decoders, run in channels_last order with the backbone.
+CONV_DECODERS = ("hand_head", "hand_encoder", "object_head")
+#: (convolution, the BatchNorm that directly follows it) attribute pairs inside blocks that are not Sequentials.
+CONV_NORM_PAIRS = {
+    Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
+    BasicBlock: (("conv1", "bn1"), ("conv2", "bn2")),
+    PreActBottleneck: (("conv1", "norm2"), ("conv2", "norm3")),
+}
+
+
+def _foldable(conv: nn.Module, norm: nn.Module) -> bool:
+    return isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+
+
+def fold_batch_norms(module: nn.Module) -> int:
+    """Fold, in place, every eval-mode BatchNorm2d that directly follows a Conv2d into it (the norm becomes
+    an Identity). Pairs are adjacent members of an nn.Sequential or the CONV_NORM_PAIRS of a block.
+    Returns the number of norms folded. module must be in eval mode (running statistics are used)."""
+    if module.training:
+        raise ValueError("fold_batch_norms needs a module in eval mode (it folds the running statistics)")
+    folded = 0
+    for block in list(module.modules()):
+        if isinstance(block, nn.Sequential):
+            for index in range(len(block) - 1):
+                if _foldable(block[index], block[index + 1]):
+                    block[index] = fuse_conv_bn_eval(block[index], block[index + 1])
+                    block[index + 1] = nn.Identity()
+                    folded += 1
+        for conv_name, norm_name in CONV_NORM_PAIRS.get(type(block), ()):
+            conv, norm = getattr(block, conv_name), getattr(block, norm_name)
+            if _foldable(conv, norm):
+                setattr(block, conv_name, fuse_conv_bn_eval(conv, norm))
+                setattr(block, norm_name, nn.Identity())
+                folded += 1
+    return folded
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively (oneDNN with AVX512-BF16 or AMX)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+class BackboneInPrecision(nn.Module):
+    """A backbone whose weights are cast once to `dtype`, run in channels_last order when asked; it takes
+    float images (B, 3, H, W) and returns its two feature maps (B, C, H/4, W/4) as contiguous float32."""
+
+    def __init__(self, backbone: nn.Module, dtype: torch.dtype, channels_last: bool):
+        super().__init__()
+        self.dtype = dtype
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.backbone = backbone.to(dtype=dtype, memory_format=self.memory_format)
+        self.out_channels = backbone.out_channels
+        self.stride = backbone.stride
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        p_hand, p_object = self.backbone(images.to(self.dtype).contiguous(memory_format=self.memory_format))
+        return (p_hand.to(torch.float32, memory_format=torch.contiguous_format),
+                p_object.to(torch.float32, memory_format=torch.contiguous_format))
+
+
+class EagerFallback(nn.Module):
+    """Runs `compiled` (a torch.compile of `module`); if its first call fails to compile, logs why and runs
+    `module` eagerly from then on. The result is the module's `HFLNetOutput` either way."""
+
+    def __init__(self, module: nn.Module, compiled: Callable[..., HFLNetOutput]):
+        super().__init__()
+        self.module = module
+        self._compiled = compiled
+        self._checked = False
+
+    def forward(self, *inputs: torch.Tensor) -> HFLNetOutput:
+        if self._checked:
+            return self._compiled(*inputs)
+        try:
+            out = self._compiled(*inputs)
+        except Exception as error:  # noqa: BLE001 - any compiler failure means: run eagerly
+            LOG.warning("torch.compile failed (%s: %s); running eagerly", type(error).__name__, error)
+            self._compiled = self.module
+            out = self.module(*inputs)
+        self._checked = True
+        return out
+
+
+def compile_with_fallback(module: nn.Module, **compile_options) -> nn.Module:
+    """torch.compile(module, **compile_options) that falls back to eager when compiling fails."""
+    return EagerFallback(module, torch.compile(module, **compile_options))
+
+
+def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32", channels_last: bool = True,
+                           compile: bool = False) -> nn.Module:
+    """A frozen, faster copy of `model` on `device` with the same forward contract and `HFLNetOutput`.
+
+    precision: "fp32" (equal to the plain model within float rounding), "bf16" or "fp16" (the backbone
+    only; the error this costs is reported by `hfl-bench` and bounded in the tests). channels_last: memory
+    order of the backbone and the convolutional decoders. compile: wrap the result in torch.compile (eager
+    fallback). The input `model` is left untouched.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
+    if precision == "bf16" and device.type == "cpu" and not bf16_supported():
+        LOG.warning("this CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 will be slow")
+    optimized = copy.deepcopy(model).to(device).eval().requires_grad_(False)
+    fold_batch_norms(optimized)
+    optimized.backbone = BackboneInPrecision(optimized.backbone, PRECISIONS[precision], channels_last)
+    if channels_last:
+        for name in CONV_DECODERS:
+            getattr(optimized, name).to(memory_format=torch.channels_last)
+    if compile:
+        return compile_with_fallback(optimized)
+    return optimized
+
+
+class CudaGraphRunner(nn.Module):
+    """Runs `module` (an HFLNet forward) by replaying a CUDA graph captured on the first call.
+
+    Inputs of the captured shapes are copied into static buffers and the graph replays; other shapes run
+    `module` eagerly. The returned `HFLNetOutput` holds the graph's static outputs: they stay valid until
+    the next call (copy them out first, as `HandObjectEstimator` does). If capture fails, the reason is
+    logged and `module` runs eagerly from then on.
+    """
+
+    WARMUP_CALLS = 3
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self._graph: Optional[torch.cuda.CUDAGraph] = None
+        self._static_inputs: Tuple[torch.Tensor, ...] = ()
+        self._static_output: Optional[HFLNetOutput] = None
+        self._failed = False
+
+    def _capture(self, inputs: Tuple[torch.Tensor, ...]) -> None:
+        self._static_inputs = tuple(tensor.clone() for tensor in inputs)
+        side = torch.cuda.Stream(device=inputs[0].device)
+        side.wait_stream(torch.cuda.current_stream(inputs[0].device))
+        with torch.cuda.stream(side):
+            for _ in range(self.WARMUP_CALLS):  # kernels selected and memory pooled before capture
+                self.module(*self._static_inputs)
+        torch.cuda.current_stream(inputs[0].device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._static_output = self.module(*self._static_inputs)
+        self._graph = graph
+
+    def forward(self, images: torch.Tensor, hand_boxes: torch.Tensor, object_boxes: torch.Tensor) -> HFLNetOutput:
+        inputs = (images, hand_boxes, object_boxes)
+        if self._failed or images.device.type != "cuda":
+            return self.module(*inputs)
+        if self._graph is None:
+            try:
+                self._capture(inputs)
+            except RuntimeError as error:
+                LOG.warning("CUDA graph capture failed (%s); running eagerly", error)
+                self._failed, self._graph = True, None
+                return self.module(*inputs)
+        if any(static.shape != tensor.shape for static, tensor in zip(self._static_inputs, inputs)):
+            return self.module(*inputs)
+        for static, tensor in zip(self._static_inputs, inputs):
+            static.copy_(tensor)
+        self._graph.replay()
+        return self._static_output
