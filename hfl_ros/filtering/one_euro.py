@@ -22,6 +22,7 @@ the angular speed, and the update is a slerp from the filtered rotation towards 
 """
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional
 
@@ -56,72 +57,93 @@ def smoothing_factor(cutoff: np.ndarray, dt: float) -> np.ndarray:
     return 1.0 / (1.0 + 1.0 / (2 * np.pi * np.asarray(cutoff, dtype=np.float64) * dt))
 
 
-def _check_dt(dt: float) -> None:
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
-
-
-class PointFilter:
-    """One-Euro filter of N points (N, 3), m; the first sample (and the first after `reset`) passes through."""
+class _OneEuroFilter(ABC):
+    """The One-Euro update, once; subclasses give the signal's space (check, difference, speed, step)."""
 
     def __init__(self, settings: OneEuroSettings) -> None:
         self.settings = settings
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the signal: the next sample passes through."""
         self._value: Optional[np.ndarray] = None
         self._raw: Optional[np.ndarray] = None
         self._velocity: Optional[np.ndarray] = None
 
-    def reset(self) -> None:
-        self._value = self._raw = self._velocity = None
+    def update(self, sample: np.ndarray, dt: float) -> np.ndarray:
+        """sample: the new value; dt: s since the previous sample (ignored for the first). Returns the
+        filtered value (a copy)."""
+        sample = self._checked(sample)
+        if self._value is None:
+            self._value = self._raw = sample
+            self._velocity = np.zeros_like(self._difference(sample, sample))
+            return self._value.copy()
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        s = self.settings
+        velocity = self._difference(self._raw, sample) / dt
+        self._raw = sample
+        self._velocity = self._velocity + smoothing_factor(s.d_cutoff, dt) * (velocity - self._velocity)
+        cutoff = s.min_cutoff + s.beta * self._speed(self._velocity)
+        self._value = self._step(self._value, sample, smoothing_factor(cutoff, dt))
+        return self._value.copy()
 
-    def update(self, points: np.ndarray, dt: float) -> np.ndarray:
-        """points: (N, 3) m; dt: s since the previous sample (ignored for the first). Returns (N, 3) m."""
-        points = np.asarray(points, dtype=np.float64)
+    @abstractmethod
+    def _checked(self, sample: np.ndarray) -> np.ndarray:
+        """The sample as a float64 array; raises ValueError for a bad shape or non-finite values."""
+
+    @abstractmethod
+    def _difference(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """end - start in the signal's tangent space."""
+
+    @abstractmethod
+    def _speed(self, velocity: np.ndarray) -> np.ndarray:
+        """The speed(s) that raise the cut-off, broadcastable against the sample."""
+
+    @abstractmethod
+    def _step(self, start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        """The point `fraction` of the way from start to end."""
+
+
+class PointFilter(_OneEuroFilter):
+    """One-Euro filter of N points (N, 3), m; `update(points (N, 3), dt) -> (N, 3)`. Each point's cut-off
+    follows its own speed; the first sample (and the first after `reset`) passes through."""
+
+    def _checked(self, sample: np.ndarray) -> np.ndarray:
+        points = np.asarray(sample, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] != 3 or not np.all(np.isfinite(points)):
             raise ValueError(f"points must be finite with shape (N, 3), got shape {points.shape}")
-        if self._value is None:
-            self._value, self._raw, self._velocity = points.copy(), points, np.zeros_like(points)
-            return self._value.copy()
-        if points.shape != self._value.shape:
+        if self._value is not None and points.shape != self._value.shape:
             raise ValueError(f"points changed shape from {self._value.shape} to {points.shape}; reset first")
-        _check_dt(dt)
-        s = self.settings
-        velocity = (points - self._raw) / dt
-        self._raw = points
-        self._velocity = self._velocity + smoothing_factor(s.d_cutoff, dt) * (velocity - self._velocity)
-        cutoff = s.min_cutoff + s.beta * np.linalg.norm(self._velocity, axis=1, keepdims=True)
-        self._value = self._value + smoothing_factor(cutoff, dt) * (points - self._value)
-        return self._value.copy()
+        return points
+
+    def _difference(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        return end - start
+
+    def _speed(self, velocity: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(velocity, axis=1, keepdims=True)  # (N, 1) m/s
+
+    def _step(self, start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        return start + fraction * (end - start)
 
 
-class RotationFilter:
-    """One-Euro filter of a rotation (3, 3) that stays on SO(3); the first sample passes through."""
+class RotationFilter(_OneEuroFilter):
+    """One-Euro filter of a rotation (3, 3) that stays on SO(3); `update(rotation (3, 3), dt) -> (3, 3)`.
+    The first sample passes through (made exactly a rotation)."""
 
-    def __init__(self, settings: OneEuroSettings) -> None:
-        self.settings = settings
-        self._value: Optional[np.ndarray] = None
-        self._raw: Optional[np.ndarray] = None
-        self._angular_velocity: Optional[np.ndarray] = None
-
-    def reset(self) -> None:
-        self._value = self._raw = self._angular_velocity = None
-
-    def update(self, rotation: np.ndarray, dt: float) -> np.ndarray:
-        """rotation: (3, 3); dt: s since the previous sample (ignored for the first). Returns (3, 3)."""
-        rotation = np.asarray(rotation, dtype=np.float64)
+    def _checked(self, sample: np.ndarray) -> np.ndarray:
+        rotation = np.asarray(sample, dtype=np.float64)
         if rotation.shape != (3, 3):
             raise ValueError(f"rotation must have shape (3, 3), got {rotation.shape}")
-        if self._value is None:
-            self._value = self._raw = exp_map(log_map(rotation))  # exactly a rotation; checks finiteness
-            self._angular_velocity = np.zeros(3)
-            return self._value.copy()
-        _check_dt(dt)
-        s = self.settings
-        # (3,) rad/s, camera frame: the step from the previous sample turned out of that sample's frame.
-        angular_velocity = self._raw @ relative_rotation_vector(self._raw, rotation) / dt
-        self._raw = rotation
-        self._angular_velocity = self._angular_velocity + smoothing_factor(s.d_cutoff, dt) * (
-            angular_velocity - self._angular_velocity)
-        cutoff = s.min_cutoff + s.beta * np.linalg.norm(self._angular_velocity)
-        step = relative_rotation_vector(self._value, rotation)  # (3,) rad, filtered frame, |step| <= pi
-        self._value = self._value @ exp_map(smoothing_factor(cutoff, dt) * step)
-        return self._value.copy()
+        return exp_map(log_map(rotation)) if self._value is None else rotation  # log_map checks finiteness
+
+    def _difference(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        # (3,) rad, camera frame: the shortest rotation from start to end, turned out of start's frame.
+        return start @ relative_rotation_vector(start, end)
+
+    def _speed(self, velocity: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(velocity)  # rad/s
+
+    def _step(self, start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        # Slerp: `fraction` of the way along the geodesic (at most pi long) from start to end.
+        return start @ exp_map(fraction * relative_rotation_vector(start, end))
