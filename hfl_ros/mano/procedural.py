@@ -469,7 +469,6 @@ class _Rig:
     knuckle_of: np.ndarray  # (778,) finger chain of a knuckle-ring vertex, else -1
     apexes: Tuple[int, ...]  # fingertip vertex per chain
     joint_rings: Tuple[np.ndarray, ...]  # (16,) vertex ids averaged into each joint
-    joints: np.ndarray  # (16, 3) m kinematic joints
     chain_bases: np.ndarray  # (5, 3) m
     chain_bones: Tuple[Tuple[float, float, float], ...]
 
@@ -480,7 +479,6 @@ def _build_right_rig() -> _Rig:
     palm = _build_palm(builder)
     minus_x = np.array([-1.0, 0.0, 0.0])
     joint_rings: List[np.ndarray] = [np.asarray(palm["wrist"])] + [np.empty(0, dtype=np.int64)] * (NUM_MANO_JOINTS - 1)
-    joints = np.zeros((NUM_MANO_JOINTS, 3))
     apexes, bases, bones = [], [], []
     for chain in range(len(FINGERS) + 1):
         if chain == THUMB_CHAIN:
@@ -500,9 +498,6 @@ def _build_right_rig() -> _Rig:
         first, second, third = _chain_joints(chain)
         joint_rings[first] = np.asarray(root_loop)
         joint_rings[second], joint_rings[third] = rings
-        joints[first] = base
-        joints[second] = base + chain_bones[0] * directions[0]
-        joints[third] = joints[second] + chain_bones[1] * directions[1]
         apexes.append(apex)
         bases.append(base)
         bones.append(tuple(chain_bones))
@@ -513,7 +508,7 @@ def _build_right_rig() -> _Rig:
     return _Rig(
         points=points, faces=faces, chain=np.array(builder.chain), centre=np.array(builder.centre),
         s=np.array(builder.s), u=np.array(builder.u), knuckle_of=np.array(builder.knuckle_of),
-        apexes=tuple(apexes), joint_rings=tuple(joint_rings), joints=joints,
+        apexes=tuple(apexes), joint_rings=tuple(joint_rings),
         chain_bases=np.array(bases), chain_bones=tuple(bones),
     )
 
@@ -731,13 +726,6 @@ def procedural_mano_arrays(side: str = "right") -> Dict[str, object]:
     _check_side(side)
     return {key: np.array(value) if isinstance(value, np.ndarray) else value
             for key, value in _side_arrays(side).items()}
-
-
-def procedural_joints(side: str = "right") -> np.ndarray:
-    """(16, 3) m kinematic joints of the procedural hand in MANO order (the side's frame)."""
-    _check_side(side)
-    joints = _build_right_rig().joints
-    return joints * np.array([-1.0, 1.0, 1.0]) if side == "left" else joints.copy()
 
 
 def procedural_mano_dir(cache_dir: Union[str, Path]) -> Path:

@@ -14,7 +14,7 @@ from hfl_ros.data.synthetic.assets import PRIMITIVES, SceneAssets, default_asset
 from hfl_ros.data.synthetic.dataset import DEMO_SEED, SyntheticDataset, bundled_sample
 from hfl_ros.data.synthetic.render import Appearance, render_scene
 from hfl_ros.data.synthetic.sampling import SyntheticScene, random_appearance, render_frame
-from hfl_ros.data.synthetic.scene_files import read_scene, read_scene_object, write_demo_scene, write_scene
+from hfl_ros.data.synthetic.scene_files import read_scene, read_scene_object, write_scene
 
 __all__ = [
     "DEMO_SEED",
@@ -31,6 +31,5 @@ __all__ = [
     "read_scene_object",
     "render_frame",
     "render_scene",
-    "write_demo_scene",
     "write_scene",
 ]

@@ -9,8 +9,6 @@ import numpy as np
 
 from hfl_ros.data.io import read_rgb, write_rgb
 from hfl_ros.data.sample import FrameAnnotation
-from hfl_ros.data.synthetic.assets import default_assets
-from hfl_ros.data.synthetic.dataset import DEMO_SEED, bundled_sample
 from hfl_ros.objects import ObjectModel, object_model_from_mesh, read_mesh
 
 PathLike = Union[str, Path]
@@ -60,12 +58,6 @@ def write_scene(
     else:
         paths.pop("object_mesh")
     return paths
-
-
-def write_demo_scene(directory: PathLike, seed: int = DEMO_SEED, image_size: Tuple[int, int] = (640, 480)) -> Dict[str, Path]:
-    """Render the bundled demo frame and store it with `write_scene` (object mesh included)."""
-    image, annotation, masks = bundled_sample(seed, image_size)
-    return write_scene(directory, image, annotation, masks, default_assets().object_model(annotation.object_name))
 
 
 def read_scene(directory: PathLike) -> Tuple[np.ndarray, FrameAnnotation, Dict[str, np.ndarray]]:
