@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from hfl_ros.data.datasets import DataConfig, augmentation
 from hfl_ros.training.config import OptimConfig, TrainConfig, load_train_config
 from hfl_ros.training.losses import LossWeights
 
@@ -29,23 +28,11 @@ def test_smoke_config_is_synthetic_and_procedural() -> None:
     assert config.data.dataset == "synthetic" and config.mano_dir == "procedural"
 
 
-def test_augmentation_names() -> None:
-    assert augmentation("none") is None
-    assert augmentation("ho3d").rotation_distribution == "uniform"
-    assert augmentation("dexycb").rotation_probability == pytest.approx(0.6)
-    with pytest.raises(ValueError, match="'flip'"):
-        augmentation("flip")
-
-
 def test_errors_name_the_bad_value(tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("optim:\n  learning_rate: 0.1\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_train_config(path)
-    with pytest.raises(ValueError, match="'mnist'"):
-        DataConfig(dataset="mnist")
-    with pytest.raises(ValueError, match="data.root is required"):
-        DataConfig(dataset="ho3d")
     with pytest.raises(ValueError, match="batch_size"):
         OptimConfig(batch_size=0)
     with pytest.raises(ValueError, match="'tpu'"):
