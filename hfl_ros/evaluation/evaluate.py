@@ -244,7 +244,7 @@ def object_scores(
 
 
 def model_points_from_library(names: Sequence[str], lookup: Callable[[str], Optional[object]]) -> Dict[str, np.ndarray]:
-    """name -> model vertices (P, 3) m for every name `lookup` (e.g. `ObjectLibrary.get`) knows."""
+    """name -> model vertices (P, 3) m for every name `lookup` (e.g. a dataset's `object_model`) knows."""
     points = {}
     for name in sorted(set(n for n in names if n)):
         model = lookup(name)
