@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Set, Tuple, Union
 
 import numpy as np
 import yaml
@@ -157,7 +157,7 @@ class ObjectRegistry:
         self.entries: Dict[str, ObjectEntry] = dict(entries)
         self.base_dir = Path(base_dir)
         self._models: Dict[str, ObjectModel] = {}
-        self._reported: set = set()
+        self._reported: Set[str] = set()
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> "ObjectRegistry":
@@ -193,9 +193,6 @@ class ObjectRegistry:
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(sorted(self.entries))
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.entries
 
     def mesh_path(self, name: str) -> Path:
         """The mesh file of object `name` (raises ValueError for an unknown name)."""
