@@ -1,0 +1,61 @@
+"""The tracker on a rendered sequence (procedural hand + object, MediaPipe detector): the hand is found,
+tracked, lost when it leaves the view and re-acquired when it comes back; the object box converges from a
+hand-centred start. The network is replaced by `BoxLimitedOracle` (the ground truth seen only through the
+boxes), so that what is judged is the choice of boxes."""
+
+import numpy as np
+import pytest
+
+from hfl_ros.data.synthetic import default_assets
+from hfl_ros.detection.hand_detector import HandDetector
+from hfl_ros.detection.policy import BoxPolicy, PolicySettings
+from hfl_ros.evaluation.tracking_scenes import BoxLimitedOracle, render_sequence, sequence_object_model
+from hfl_ros.geometry.boxes import box_iou
+from hfl_ros.inference.tracking import HandObjectTracker
+
+#: A grasp whose hand MediaPipe finds (see test/detection/test_hand_detector.py), 24 frames, out of view 10-13.
+SEED, FRAMES, HIDDEN = 18, 24, range(10, 14)
+
+
+@pytest.fixture(scope="module")
+def run():
+    sequence = render_sequence(SEED, FRAMES, hidden=HIDDEN)
+    oracle = BoxLimitedOracle(default_assets().faces)
+    model = sequence_object_model(sequence[0])
+    settings = PolicySettings(hand_side="right", tracking_min_hand_score=0.5)
+    with HandDetector() as detector:
+        tracker = HandObjectTracker(oracle, BoxPolicy(settings, detector=True), detector)
+        frames = []
+        for index, frame in enumerate(sequence):
+            oracle.with_truth(frame.annotation)
+            frames.append(tracker.process(frame.image, frame.annotation.K, index / 30.0, model))
+    return sequence, frames, tracker.policy.counts
+
+
+def _hand_iou(frame, tracked):
+    return 0.0 if tracked.hand is None else box_iou(tracked.hand.box.box, frame.hand_box)
+
+
+def test_hand_is_found_by_the_detector_then_tracked(run):
+    sequence, frames, _ = run
+    assert frames[0].hand_source == "detector" and _hand_iou(sequence[0], frames[0]) >= 0.5
+    assert all(frames[i].hand_source == "tracking" for i in range(1, 9))
+    assert sum(_hand_iou(sequence[i], frames[i]) >= 0.5 for i in range(10)) >= 9
+
+
+def test_lost_hand_is_reacquired_when_it_comes_back(run):
+    sequence, frames, counts = run
+    assert all(_hand_iou(sequence[i], frames[i]) == 0.0 for i in HIDDEN)
+    assert any(frames[i].estimate is None for i in HIDDEN)
+    back = HIDDEN[-1] + 1
+    assert frames[back].hand_source == "detector" and _hand_iou(sequence[back], frames[back]) >= 0.5
+    assert sum(_hand_iou(sequence[i], frames[i]) >= 0.5 for i in range(back, FRAMES)) >= FRAMES - back - 1
+    assert counts["track_losses"] >= 1 and counts["reacquisitions"] >= 1
+
+
+def test_object_box_converges_from_the_hand_centred_start(run):
+    sequence, frames, _ = run
+    first = frames[0]
+    assert first.object_source == "refined" and first.passes >= 2
+    assert box_iou(first.object_box.box, sequence[0].object_box) > 0.9
+    assert frames[1].object_source == "tracking"
