@@ -184,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     files = expand_inputs(args.inputs)
     first = next(iterate_frames(files[:1], args.fps))
     K, expected, where = resolve_intrinsics(args, first)
+    first_size = (first.image.shape[1], first.image.shape[0])
+    check_intrinsics(K, first_size, expected or first_size, where, first.source)
     object_model = _object_model(args)
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
@@ -223,8 +225,7 @@ def run(args: argparse.Namespace) -> int:
         with detector, trajectory.open("a", encoding="utf-8") as stream:
             for frame in tqdm(iterate_frames(files, args.fps, start), desc="hfl-video", unit="frame", initial=start):
                 height, width = frame.image.shape[:2]
-                check_intrinsics(K, (width, height), expected or (first.image.shape[1], first.image.shape[0]),
-                                 where, frame.source)
+                check_intrinsics(K, (width, height), expected or first_size, where, frame.source)
                 try:
                     tracked = tracker.process(frame.image, K, frame.stamp, object_model)
                 except EstimationError as error:

@@ -1,0 +1,105 @@
+"""`hfl-video` on a short rendered clip and on a folder of images writes the documented trajectory and
+overlays, resumes where it stopped, and names the bad input (real detector, real untrained network)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from hfl_ros.apps.video import main
+from hfl_ros.evaluation.tracking_scenes import render_sequence
+from hfl_ros.geometry.boxes import box_iou
+
+#: A grasp whose hand MediaPipe finds (test/detection/test_hand_detector.py).
+SEED, FRAMES = 18, 4
+HAND_KEYS = {"side", "box", "box_source", "score", "joints", "joints_2d", "wrist_pose", "filtered"}
+OBJECT_KEYS = {"name", "box", "box_source", "score", "pose", "rotation", "translation", "filtered"}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A rendered clip (mp4), its frames, and a camera_info YAML of its camera."""
+    folder = tmp_path_factory.mktemp("clip")
+    sequence = render_sequence(SEED, FRAMES)
+    path = folder / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))
+    for frame in sequence:
+        writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    K = sequence[0].annotation.K
+    camera = folder / "camera.yaml"
+    camera.write_text(f"image_width: 640\nimage_height: 480\ncamera_matrix:\n  rows: 3\n  cols: 3\n"
+                      f"  data: {K.reshape(-1).tolist()}\n")
+    return path, sequence, camera
+
+
+def _records(output):
+    return [json.loads(line) for line in (output / "trajectory.jsonl").read_text().splitlines()]
+
+
+def _common(output, mano_dir):
+    return ["--output", str(output), "--mano-dir", str(mano_dir), "--device", "cpu", "--side", "right"]
+
+
+def test_video_writes_the_documented_trajectory_and_resumes(clip, tmp_path, mano_dir, capsys):
+    path, sequence, camera = clip
+    output = tmp_path / "out"
+    assert main([str(path), "--camera-info", str(camera)] + _common(output, mano_dir)) == 0
+    records = _records(output)
+    assert [r["frame"] for r in records] == list(range(FRAMES))
+    np.testing.assert_allclose([r["stamp"] for r in records], np.arange(FRAMES) / 30.0, atol=1e-3)
+    assert all(r["source"] == str(path) for r in records)
+    first = records[0]
+    assert HAND_KEYS <= set(first["hand"]) and OBJECT_KEYS <= set(first["object"])
+    assert first["hand"]["box_source"] == "detector" and first["hand"]["side"] == "right"
+    assert box_iou(first["hand"]["box"], sequence[0].hand_box) >= 0.5
+    assert first["object"]["box_source"] in ("hand", "refined")
+    assert all(r["hand"]["box_source"] in ("detector", "tracking") for r in records)
+    assert np.asarray(first["hand"]["joints"]).shape == (21, 3)
+    assert np.asarray(first["hand"]["wrist_pose"]).shape == (4, 4)
+    assert first["object"]["pose"] is None or np.asarray(first["object"]["pose"]).shape == (4, 4)
+    overlay = cv2.VideoCapture(str(output / "overlay" / "clip.mp4"))
+    assert int(overlay.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    overlay.release()
+    assert (output / "trajectory.npz").is_file()
+
+    lines = (output / "trajectory.jsonl").read_text().splitlines(keepends=True)
+    (output / "trajectory.jsonl").write_text("".join(lines[:2]) + lines[2][:40])
+    capsys.readouterr()
+    assert main([str(path), "--camera-info", str(camera)] + _common(output, mano_dir)) == 0
+    assert "2 this run" in capsys.readouterr().out
+    assert [r["frame"] for r in _records(output)] == list(range(FRAMES))
+    assert (output / "overlay" / "clip.from2.mp4").is_file()
+
+
+def test_folder_of_images_with_a_frame_without_hand(clip, tmp_path, mano_dir):
+    _, sequence, camera = clip
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a_empty.png"), np.full((480, 640, 3), 128, np.uint8))
+    cv2.imwrite(str(folder / "b_hand.png"), cv2.cvtColor(sequence[0].image, cv2.COLOR_RGB2BGR))
+    output = tmp_path / "out"
+    assert main([str(folder), "--camera-info", str(camera)] + _common(output, mano_dir)) == 0
+    empty, hand = _records(output)
+    assert empty["hand"] is None and empty["object"] is None and empty["source"].endswith("a_empty.png")
+    assert hand["hand"]["box_source"] == "detector"
+    assert {p.name for p in (output / "overlay").iterdir()} == {"a_empty.png", "b_hand.png"}
+
+
+def test_bad_inputs_give_one_error_naming_the_file(clip, tmp_path, mano_dir, capsys):
+    path, _, camera = clip
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    assert main([str(broken)] + _common(tmp_path / "a", mano_dir)) == 2
+    assert "broken.png: cannot be read as an image" in capsys.readouterr().err
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((240, 320, 3), np.uint8))
+    assert main([str(small), "--camera-info", str(camera)] + _common(tmp_path / "b", mano_dir)) == 2
+    assert f"{camera} is for 640x480 images but {small} is 320x240" in capsys.readouterr().err
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    assert main([str(empty)] + _common(tmp_path / "c", mano_dir)) == 2
+    assert "nothing: folder holds no images" in capsys.readouterr().err
+    assert main([str(path), "--fx", "500"] + _common(tmp_path / "d", mano_dir)) == 2
+    assert "go together" in capsys.readouterr().err
