@@ -1,2 +1,3 @@
-"""Training: the paper's losses (`losses`), configuration (`config`), datasets of a run (`data`),
-distributed helpers (`distributed`), the training loop (`trainer`) and the `hfl-train` command (`cli`)."""
+"""Training: the paper's losses (`losses`), configuration (`config`), distributed helpers (`distributed`)
+and the training loop (`trainer`). Datasets come from `hfl_ros.data.datasets`; the `hfl-train` command is
+`hfl_ros.apps.train`."""
