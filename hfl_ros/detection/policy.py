@@ -302,6 +302,18 @@ class BoxPolicy:
         track = self._live_track(stamp)
         return [] if track is None else [self._predicted_hand_box(track, stamp)]
 
+    def _fitter(self, image_size: Tuple[int, int]) -> Callable[[np.ndarray], Optional[np.ndarray]]:
+        """box (4,) px -> the box grown to min_box_size and clipped to the image (None when outside it)."""
+        width, height = image_size
+        return lambda box: clip_box(box, width, height, self.settings.min_box_size)
+
+    def _external_box(self, stamp: float, part: str,
+                      fit: Callable[[np.ndarray], Optional[np.ndarray]]) -> Optional[np.ndarray]:
+        """The fitted `part` ("hand_box" / "object_box") of the external ROIs for `stamp`, or None."""
+        external = self.external(stamp)
+        box = None if external is None else getattr(external, part)
+        return None if box is None else fit(box)
+
     def _side_of(self, detection: HandDetection) -> str:
         return detection.handedness if self.settings.hand_side == "auto" else self.settings.hand_side
 
@@ -322,12 +334,10 @@ class BoxPolicy:
         """The hand of the image stamped `stamp` (s) of size (W, H) px; detections: this frame's detector
         output (None when the detector did not run). None when no hand is to be estimated."""
         width, height = image_size
-        fit = lambda box: clip_box(box, width, height, self.settings.min_box_size)  # noqa: E731
-        external = self.external(stamp)
-        if external is not None and external.hand_box is not None:
-            box = fit(external.hand_box)
-            if box is not None:
-                return HandTarget(SourcedBox(box, SOURCE_EXTERNAL), external.side or self._default_side())
+        fit = self._fitter(image_size)
+        box = self._external_box(stamp, "hand_box", fit)
+        if box is not None:
+            return HandTarget(SourcedBox(box, SOURCE_EXTERNAL), self.external(stamp).side or self._default_side())
         track = self._live_track(stamp)
         self._since_detection += 1
         if detections is not None:
@@ -388,12 +398,10 @@ class BoxPolicy:
     def object_start(self, stamp: float, image_size: Tuple[int, int], hand: HandTarget) -> SourcedBox:
         """The object box to start from in the image stamped `stamp` (s), given the frame's hand."""
         width, height = image_size
-        fit = lambda box: clip_box(box, width, height, self.settings.min_box_size)  # noqa: E731
-        external = self.external(stamp)
-        if external is not None and external.object_box is not None:
-            box = fit(external.object_box)
-            if box is not None:
-                return SourcedBox(box, SOURCE_EXTERNAL)
+        fit = self._fitter(image_size)
+        box = self._external_box(stamp, "object_box", fit)
+        if box is not None:
+            return SourcedBox(box, SOURCE_EXTERNAL)
         track = self._track
         if hand.box.source == SOURCE_TRACKING and track is not None and track.object_box is not None:
             box = fit(self._moved(track.object_box, track, stamp))
