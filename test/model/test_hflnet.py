@@ -86,16 +86,21 @@ def _same(a, b):
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
 
 
-#: Paper Table 8 (object-to-hand enhancement): (query, key and value) of the hand's attention, None = no attention.
-HAND_ENHANCEMENTS = {
-    "none": None,
-    "sa": (("F^h",), ("F^h",)),
-    "ca": (("F^h",), ("F^o",)),
-    "add_sa": (("F^h", "+", "F^oh"), ("F^h", "+", "F^oh")),
-    "concat_sa": (("F^h", "cat", "F^oh"), ("F^h", "cat", "F^oh")),
+#: Paper Tables 7 and 8: per (config field, mode), the (query, key and value) of the attention, None = none.
+#: Table 8, object-to-hand: the hand's attention; Table 7, hand-to-object: the object's, whose query is F^o.
+ENHANCEMENTS = {
+    ("hand_enhancement", "none"): None,
+    ("hand_enhancement", "sa"): (("F^h",), ("F^h",)),
+    ("hand_enhancement", "ca"): (("F^h",), ("F^o",)),
+    ("hand_enhancement", "add_sa"): (("F^h", "+", "F^oh"), ("F^h", "+", "F^oh")),
+    ("hand_enhancement", "concat_sa"): (("F^h", "cat", "F^oh"), ("F^h", "cat", "F^oh")),
+    ("object_enhancement", "none"): None,
+    ("object_enhancement", "h_to_o"): (("F^o",), ("F^ho",)),
+    ("object_enhancement", "o_to_o"): (("F^o",), ("P^o at the intersection",)),
 }
-#: Paper Table 7 (hand-to-object enhancement): the key and value of the object's attention, whose query is F^o.
-OBJECT_ENHANCEMENTS = {"none": None, "h_to_o": "F^ho", "o_to_o": "P^o at the intersection"}
+#: Per config field: its attention module, the head reading the (enhanced) feature, the feature it enhances.
+BRANCHES = {"hand_enhancement": ("hand_attention", "hand_head", "F^h"),
+            "object_enhancement": ("object_attention", "object_head", "F^o")}
 
 
 def _combined(features, recipe):
@@ -107,35 +112,22 @@ def _combined(features, recipe):
     return torch.cat((features[first], features[second]), dim=1)
 
 
-@pytest.mark.parametrize("mode", sorted(HAND_ENHANCEMENTS))
-def test_hand_enhancement_attends_with_the_features_the_paper_names(mode, mano_layer):
-    seen, features = _run_recording(dict(hand_enhancement=mode), mano_layer)
-    hand_head_input = seen["hand_head"][0][0]
-    if HAND_ENHANCEMENTS[mode] is None:
-        assert "hand_attention" not in seen
-        assert _same(hand_head_input, features["F^h"])
+@pytest.mark.parametrize("field, mode", sorted(ENHANCEMENTS), ids=lambda value: value)
+def test_enhancement_attends_with_the_features_the_paper_names(field, mode, mano_layer):
+    seen, features = _run_recording({field: mode}, mano_layer)
+    attention, head, enhanced_name = BRANCHES[field]
+    head_input = seen[head][0][0]
+    if ENHANCEMENTS[field, mode] is None:
+        assert attention not in seen
+        assert _same(head_input, features[enhanced_name])
         return
-    (query, key), enhanced = seen["hand_attention"]
-    query_recipe, key_recipe = HAND_ENHANCEMENTS[mode]
+    (query, key), enhanced = seen[attention]
+    query_recipe, key_recipe = ENHANCEMENTS[field, mode]
     assert _same(query, _combined(features, query_recipe)), "query"
     assert _same(key, _combined(features, key_recipe)), "key and value"
-    # The hand decoder reads the enhanced F^h: for the concatenation, its first (F^h) channels.
-    assert _same(hand_head_input, enhanced[:, : features["F^h"].shape[1]])
-    assert not _same(hand_head_input, features["F^h"])
-
-
-@pytest.mark.parametrize("mode", sorted(OBJECT_ENHANCEMENTS))
-def test_object_enhancement_attends_with_the_features_the_paper_names(mode, mano_layer):
-    seen, features = _run_recording(dict(object_enhancement=mode), mano_layer)
-    object_head_input = seen["object_head"][0][0]
-    if OBJECT_ENHANCEMENTS[mode] is None:
-        assert "object_attention" not in seen
-        assert _same(object_head_input, features["F^o"])
-        return
-    (query, key), enhanced = seen["object_attention"]
-    assert _same(query, features["F^o"]), "query"
-    assert _same(key, features[OBJECT_ENHANCEMENTS[mode]]), "key and value"
-    assert _same(object_head_input, enhanced)
+    # The head reads the enhanced feature: for the concatenation, its first (F^h) channels.
+    assert _same(head_input, enhanced[:, : features[enhanced_name].shape[1]])
+    assert not _same(head_input, features[enhanced_name])
 
 
 def test_the_ablation_features_are_distinct(mano_layer):
