@@ -34,17 +34,9 @@ import numpy as np
 import torch
 
 from hfl_ros.constants import CROP_HAND_EXPANSION, CROP_OBJECT_EXPANSION, CROP_SIZE
-from hfl_ros.geometry.checks import ArrayLike, ArrayT, as_numpy, as_type_of, check_array, check_shape
+from hfl_ros.geometry.checks import ArrayLike, ArrayT, as_box, as_numpy, as_type_of, check_array, check_shape
 
 _AFFINE_TOLERANCE = 1e-9
-
-
-def _box(name: str, box: ArrayLike) -> np.ndarray:
-    """A box as float64 (4,) px, checked: finite, x1 <= x2 and y1 <= y2."""
-    array = as_numpy(box, name, shape="4", finite=True)
-    if array[2] < array[0] or array[3] < array[1]:
-        raise ValueError(f"{name} must satisfy x1 <= x2 and y1 <= y2, got {array}")
-    return array
 
 
 def _affine(affine: ArrayLike) -> np.ndarray:
@@ -105,7 +97,7 @@ def points_box(points: ArrayLike, expansion: float = 1.0, integer_centre: bool =
 
 def expand_box(box: ArrayLike, expansion: float, integer_centre: bool = False) -> np.ndarray:
     """A box (4,) px scaled by ``expansion`` about its centre (optionally truncated to an integer). Returns (4,) px."""
-    array = _box("box", box)
+    array = as_box(box, "box")
     return points_box(array.reshape(2, 2), expansion, integer_centre)
 
 
@@ -157,7 +149,7 @@ def crop_affine(box: ArrayLike, out_size: int = CROP_SIZE) -> np.ndarray:
     out_size: side of the crop, px.
     Returns (2, 3): ``crop_px = A[:, :2] @ image_px + A[:, 2]``; the box corners go to 0 and out_size.
     """
-    array = _box("box", box)
+    array = as_box(box, "box")
     if out_size <= 0:
         raise ValueError(f"out_size must be positive, got {out_size}")
     side = max(array[2] - array[0], array[3] - array[1])

@@ -20,6 +20,7 @@ Conversions happen once, at the edge of a public function:
 * ``as_tensor``: numpy or torch -> tensor, for the functions that compute in torch.
 """
 
+from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
@@ -32,8 +33,9 @@ Shape = Union[str, Sequence[Union[int, str]]]
 _ANY_BATCH = "*"
 
 
-def _parse(shape: Shape) -> Tuple[bool, Tuple[Union[int, str], ...]]:
-    """(leading batch allowed, the fixed trailing dimensions) of a shape written as a string or a sequence."""
+@lru_cache(maxsize=256)
+def _parse(shape: Union[str, Tuple[Union[int, str], ...]]) -> Tuple[bool, Tuple[Union[int, str], ...]]:
+    """(leading batch allowed, the fixed trailing dimensions) of a shape written as a string or a tuple."""
     items = [item.strip() for item in shape.split(",")] if isinstance(shape, str) else list(shape)
     dims = tuple(int(item) if isinstance(item, str) and item.isdigit() else item for item in items)
     batched = bool(dims) and dims[0] == _ANY_BATCH
@@ -55,7 +57,7 @@ def check_shape(value: Union[np.ndarray, torch.Tensor], shape: Shape, name: str)
     """
     if not hasattr(value, "shape"):
         raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(value).__name__}")
-    batched, fixed = _parse(shape)
+    batched, fixed = _parse(shape if isinstance(shape, str) else tuple(shape))
     actual = tuple(value.shape)
     if len(actual) < len(fixed) or (not batched and len(actual) != len(fixed)):
         raise ValueError(f"{name} must have shape {_written(batched, fixed)}, got {actual}")
@@ -101,6 +103,14 @@ def as_numpy(
         check_shape(array, shape, name)
     if finite:
         check_finite(array, name)
+    return array
+
+
+def as_box(box: ArrayLike, name: str) -> np.ndarray:
+    """A box ``[x1, y1, x2, y2]`` px as float64 (4,), checked: finite, x1 <= x2 and y1 <= y2."""
+    array = as_numpy(box, name, shape="4", finite=True)
+    if array[2] < array[0] or array[3] < array[1]:
+        raise ValueError(f"{name} must satisfy x1 <= x2 and y1 <= y2, got {array}")
     return array
 
 

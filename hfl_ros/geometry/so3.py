@@ -9,19 +9,12 @@ slower. ``...`` stands for any number of leading batch dimensions; matrices rota
 
 import numpy as np
 
+from hfl_ros.geometry.checks import as_numpy
+
 #: Below this sine of the angle, log_map's angle / sin(angle) factor is 1 to double precision.
 _SMALL_SINE = 1e-9
 #: Below this cosine of the angle (about 154 degrees), log_map reads the axis from the symmetric part.
 _NEAR_PI_COSINE = -0.9
-
-
-def _checked(name: str, value: np.ndarray, dims: tuple) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape[array.ndim - len(dims):] != dims:
-        raise ValueError(f"{name} must have shape (..., {', '.join(map(str, dims))}), got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array.tolist()}")
-    return array
 
 
 def _skew(vector: np.ndarray) -> np.ndarray:
@@ -32,7 +25,7 @@ def _skew(vector: np.ndarray) -> np.ndarray:
 
 def exp_map(rotation_vector: np.ndarray) -> np.ndarray:
     """Rotation vector (..., 3), radians (axis times angle) -> rotation matrix (..., 3, 3) (Rodrigues)."""
-    vector = _checked("rotation_vector", rotation_vector, (3,))
+    vector = as_numpy(rotation_vector, "rotation_vector", shape="*,3", finite=True)
     angle = np.linalg.norm(vector, axis=-1)[..., None, None]
     small = angle < 1e-6
     safe = np.where(small, 1.0, angle)
@@ -57,7 +50,7 @@ def log_map(rotation: np.ndarray) -> np.ndarray:
     (sin(angle) times the axis); near pi, where v vanishes, the axis comes from the symmetric part
     (1 - cos(angle)) a a^T instead, signed to agree with v.
     """
-    matrix = _checked("rotation", rotation, (3, 3))
+    matrix = as_numpy(rotation, "rotation", shape="*,3,3", finite=True)
     v, cosine = _axial_and_cosine(matrix)
     sine = np.linalg.norm(v, axis=-1)
     angle = np.arctan2(sine, cosine)
@@ -79,12 +72,12 @@ def relative_rotation_vector(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     Expressed in `start`'s own frame: ``end = start @ exp_map(result)``; its norm is the geodesic angle
     between them, in [0, pi].
     """
-    start = _checked("start", start, (3, 3))
-    return log_map(np.swapaxes(start, -1, -2) @ _checked("end", end, (3, 3)))
+    start = as_numpy(start, "start", shape="*,3,3", finite=True)
+    return log_map(np.swapaxes(start, -1, -2) @ as_numpy(end, "end", shape="*,3,3", finite=True))
 
 
 def rotation_angle(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Geodesic angle (...,), radians in [0, pi], between rotation matrices `start` and `end` (..., 3, 3)."""
-    start = _checked("start", start, (3, 3))
-    v, cosine = _axial_and_cosine(np.swapaxes(start, -1, -2) @ _checked("end", end, (3, 3)))
+    start = as_numpy(start, "start", shape="*,3,3", finite=True)
+    v, cosine = _axial_and_cosine(np.swapaxes(start, -1, -2) @ as_numpy(end, "end", shape="*,3,3", finite=True))
     return np.arctan2(np.linalg.norm(v, axis=-1), cosine)
