@@ -25,11 +25,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import rclpy  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
 
-from hfl_ros.ros import harness  # noqa: E402
+from hfl_ros.msg import HandObject  # noqa: E402
 from hfl_ros.ros.conversions import stamp_seconds  # noqa: E402
+from hfl_ros.ros.demo import isolated_environment, node_parameters, start_process, stop_process  # noqa: E402
+from hfl_ros.ros.diagnostics import status_values  # noqa: E402
 from hfl_ros.ros.parameters import package_config_file  # noqa: E402
 
 
@@ -59,46 +63,51 @@ def main() -> int:
 
         mano_dir = str(procedural_mano_dir(arguments.out / "procedural_mano"))
     domain = 1 + os.getpid() % 100
-    env = harness.isolated_environment(domain)
+    env = isolated_environment(domain)
     os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTRTPS_DEFAULT_PROFILES_FILE")
                        if k in env})
-    node = harness.start_process(
+    node = start_process(
         "hfl_ros.ros.perception_node",
-        ["--params-file", str(package_config_file("perception.yaml"))] + harness.node_parameters(
+        ["--params-file", str(package_config_file("perception.yaml"))] + node_parameters(
             {"mano_dir": mano_dir, "checkpoint": arguments.checkpoint, "device": arguments.device,
              "publish_debug_image": False}),
         env, arguments.out / "perception_node.log")
-    camera = harness.start_process(
+    camera = start_process(
         "hfl_ros.ros.synthetic_camera",
-        harness.node_parameters({"rate": arguments.rate, "width": arguments.width, "height": arguments.height}),
+        node_parameters({"rate": arguments.rate, "width": arguments.width, "height": arguments.height}),
         env, arguments.out / "synthetic_camera.log")
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
     client = rclpy.create_node("hfl_latency_client", context=context)
-    recorder = harness.OutputRecorder(client, record_debug_image=False)
+    results, diagnostics = [], []  # (receive time.time(), HandObject); DiagnosticArray
+    client.create_subscription(HandObject, "hand_object", lambda m: results.append((time.time(), m)),
+                               QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    client.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diagnostics.append(m), 10)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(client)
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
-        if not recorder.wait_for(lambda r: bool(r.messages("hand_object")), 300.0):
+        deadline = time.monotonic() + 300.0
+        while not results and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not results:
             print(f"no result within 300 s; see the logs in {arguments.out}")
             return 1
         time.sleep(arguments.warmup)
-        before = recorder.latest_diagnostics() or {}
+        before = status_values(list(diagnostics)) or {}
         start = time.time()
         time.sleep(arguments.duration)
         end = time.time()
         time.sleep(1.5)  # the next diagnostics message
-        after = recorder.latest_diagnostics() or {}
+        after = status_values(list(diagnostics)) or {}
     finally:
-        harness.stop_process(camera)
-        harness.stop_process(node)
+        stop_process(camera)
+        stop_process(node)
         executor.shutdown()
         client.destroy_node()
         rclpy.shutdown(context=context)
 
-    results = [(received, message) for received, message in recorder.timed("hand_object")
-               if start <= received < end]
+    results = [(received, message) for received, message in list(results) if start <= received < end]
     if not results:
         print("no results in the measured window")
         return 1

@@ -2,8 +2,10 @@
 
     ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano checkpoint:=/path/to/hflnet.pth \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info object:=025_mug rviz:=true
+    ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano synthetic_camera:=true   # no camera
 
-Every other parameter comes from params_file (default: the package's config/perception.yaml).
+`ros2 launch hfl_ros perception.launch.py --show-args` lists the arguments. The node's other parameters
+come from params_file (default: the package's config/perception.yaml); the arguments below override it.
 """
 
 from launch import LaunchDescription
@@ -14,33 +16,36 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+SHARE = FindPackageShare("hfl_ros")
+
+#: (name, default, description) of every launch argument.
 ARGUMENTS = (
-    ("image", "/camera/color/image_raw", "sensor_msgs/Image topic (its /compressed with image_transport:=compressed)"),
+    ("image", "/camera/color/image_raw", "sensor_msgs/Image topic (<image>/compressed with image_transport:=compressed)"),
     ("camera_info", "/camera/color/camera_info", "sensor_msgs/CameraInfo topic of the image"),
+    ("image_transport", "raw", "raw | compressed (sensor_msgs/CompressedImage on <image>/compressed)"),
+    ("params_file", PathJoinSubstitution([SHARE, "config", "perception.yaml"]), "parameter file of the node"),
     ("checkpoint", "", "HFL-Net checkpoint file; empty = UNTRAINED random weights"),
     ("mano_dir", "", "directory holding MANO_RIGHT.pkl (required)"),
     ("object", "006_mustard_bottle", "object registry name (config/objects.yaml)"),
     ("device", "auto", "auto | cpu | cuda | cuda:N"),
-    ("namespace", "", "namespace of the node and its relative topics"),
-    ("camera_frame", "camera_color_optical_frame", "RViz fixed frame (the camera's optical frame)"),
-    ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz"),
+    ("namespace", "", "namespace of the nodes and their relative topics"),
+    ("camera_frame", "camera_color_optical_frame", "RViz fixed frame; the synthetic camera's frame_id"),
     ("synthetic_camera", "false", "publish rendered frames on `image` / `camera_info` instead of a camera"),
+    ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz"),
 )
+#: Launch arguments that set the node parameter of the same name (over params_file).
+NODE_PARAMETERS = ("checkpoint", "mano_dir", "object", "device", "image_transport")
 
 
 def generate_launch_description() -> LaunchDescription:
-    share = FindPackageShare("hfl_ros")
     arg = LaunchConfiguration
 
     def text(name: str) -> ParameterValue:  # kept a string even when empty or number-like
-        return ParameterValue(LaunchConfiguration(name), value_type=str)
+        return ParameterValue(arg(name), value_type=str)
 
-    params_file = DeclareLaunchArgument(
-        "params_file", default_value=PathJoinSubstitution([share, "config", "perception.yaml"]),
-        description="parameter file of the perception node")
     perception = LifecycleNode(
         package="hfl_ros", executable="perception_node", name="perception_node", namespace=arg("namespace"),
-        parameters=[arg("params_file"), {name: text(name) for name in ("checkpoint", "mano_dir", "object", "device")}],
+        parameters=[arg("params_file"), {name: text(name) for name in NODE_PARAMETERS}],
         remappings=[("image", arg("image")), ("image/compressed", [arg("image"), "/compressed"]),
                     ("camera_info", arg("camera_info"))],
         output="screen",
@@ -53,15 +58,14 @@ def generate_launch_description() -> LaunchDescription:
     )
     rviz = Node(
         package="rviz2", executable="rviz2", name="rviz2",
-        arguments=["-d", PathJoinSubstitution([share, "config", "hfl_ros.rviz"]), "-f", arg("camera_frame")],
+        arguments=["-d", PathJoinSubstitution([SHARE, "config", "hfl_ros.rviz"]), "-f", arg("camera_frame")],
         condition=IfCondition(arg("rviz")), output="screen",
     )
     return LaunchDescription([
         *(DeclareLaunchArgument(name, default_value=default, description=about) for name, default, about in ARGUMENTS),
-        params_file,
         # Large Fast DDS shared-memory segments for the frames these nodes publish (a camera driver started
         # elsewhere needs the same variable for its images); other RMWs ignore it.
         SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE",
-                               PathJoinSubstitution([share, "config", "fastdds_profile.xml"])),
+                               PathJoinSubstitution([SHARE, "config", "fastdds_profile.xml"])),
         perception, camera, rviz,
     ])

@@ -169,15 +169,15 @@ HFL_SHARE="$PREFIX/share/hfl_ros"
 rm -rf "$HFL_SRC"
 mkdir -p "$HFL_SRC"
 cp -rp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO/msg" "$REPO/launch" "$REPO/config" "$HFL_SRC/"
-for dir in launch config; do  # links made by an earlier run (below): install real directories first
-  if [[ -L "$HFL_SHARE/$dir" ]]; then rm "$HFL_SHARE/$dir"; fi
-done
+rm -rf "${HFL_SHARE:?}/launch" "$HFL_SHARE/config"  # the links made below by an earlier run
 build_package hfl_ros "$HFL_SRC" -DHFL_ROS_INSTALL_PYTHON_SOURCES=OFF -DPYTHON_INSTALL_DIR="$HFL_PYTHON"
-# As `colcon build --symlink-install` does: the installed launch/ and config/ are links to the work
-# tree, so that edits apply without reinstalling.
+# As `colcon build --symlink-install` does: each installed launch/ and config/ file is a link to the
+# work tree's, so that edits apply without reinstalling (a new file needs this script again).
+# (`ros2 launch` does not follow a linked directory.)
 for dir in launch config; do
-  rm -rf "${HFL_SHARE:?}/$dir"
-  ln -s "$REPO/$dir" "$HFL_SHARE/$dir"
+  (cd "$HFL_SHARE/$dir" && find . -type f) | while read -r file; do
+    ln -sf "$REPO/$dir/${file#./}" "$HFL_SHARE/$dir/${file#./}"
+  done
 done
 
 # The generated (empty) hfl_ros/__init__.py would make that copy a regular package that hides the

@@ -1,15 +1,15 @@
-"""HandObjectEstimate -> ROS messages (pure functions: no node, no clock).
+"""HandObjectEstimate -> ROS messages, and camera messages (pure functions: no node, no clock).
 
 Every message built here carries the header passed in, which the node copies from the input image:
 stamp and frame_id (the camera's optical frame) of the image the estimate came from.
 """
 
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
-from sensor_msgs.msg import RegionOfInterest
+from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from std_msgs.msg import ColorRGBA, Header
 from transforms3d.quaternions import mat2quat
 from visualization_msgs.msg import Marker, MarkerArray
@@ -21,6 +21,7 @@ from hfl_ros.msg import HandEstimate as HandEstimateMsg
 from hfl_ros.msg import HandObject
 from hfl_ros.msg import ObjectEstimate as ObjectEstimateMsg
 from hfl_ros.msg import Point2D
+from hfl_ros.ros.image_conversion import rgb_to_image
 from tf2_msgs.msg import TFMessage
 
 #: Marker ids within the marker namespace.
@@ -44,15 +45,43 @@ def stamp_seconds(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def _sec_nanosec(seconds: float) -> Tuple[int, int]:
+    sec, nanosec = divmod(int(round(seconds * 1e9)), 1_000_000_000)
+    return sec, nanosec
+
+
+def stamp_from_seconds(seconds: float) -> Time:
+    """Seconds -> builtin_interfaces/Time (to the nearest nanosecond)."""
+    sec, nanosec = _sec_nanosec(seconds)
+    return Time(sec=sec, nanosec=nanosec)
+
+
 def copy_header(header: Header) -> Header:
     """A new Header with the same stamp and frame_id."""
     return Header(stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec), frame_id=header.frame_id)
 
 
 def duration(seconds: float) -> Duration:
-    """Seconds (>= 0) -> builtin_interfaces/Duration."""
-    whole = int(np.floor(seconds))
-    return Duration(sec=whole, nanosec=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
+    """Seconds (>= 0) -> builtin_interfaces/Duration (to the nearest nanosecond)."""
+    sec, nanosec = _sec_nanosec(seconds)
+    return Duration(sec=sec, nanosec=nanosec)
+
+
+def image_message(rgb: np.ndarray, header: Header) -> Image:
+    """(H, W, 3) uint8 RGB -> rgb8 sensor_msgs/Image with a copy of `header`."""
+    fields = rgb_to_image(rgb)
+    return Image(header=copy_header(header), encoding=fields.encoding, height=fields.height, width=fields.width,
+                 step=fields.step, data=fields.data)
+
+
+def camera_info_message(K: np.ndarray, width: int, height: int, header: Header) -> CameraInfo:
+    """A distortion-free CameraInfo with intrinsics K (3, 3) px for a width x height image (P = [K | 0])."""
+    K = np.asarray(K, dtype=np.float64)
+    P = np.zeros((3, 4))
+    P[:, :3] = K
+    return CameraInfo(header=copy_header(header), width=int(width), height=int(height),
+                      distortion_model="plumb_bob", d=[0.0] * 5, k=K.reshape(-1).tolist(),
+                      r=np.eye(3).reshape(-1).tolist(), p=P.reshape(-1).tolist())
 
 
 def non_finite_fields(estimate: HandObjectEstimate) -> List[str]:

@@ -6,29 +6,39 @@ Starts both nodes as processes on a private DDS domain (this host only), records
 perception node publishes as one JSON line in <out>/hand_object.jsonl and its overlays as
 <out>/overlays/<stamp>.png, and prints a summary with the node's diagnostics. Without a checkpoint the
 network runs on untrained weights and the output says so; without a MANO directory the procedural
-stand-in hand (not MANO) is used for the node as well.
+stand-in hand (not MANO) is used for the node as well. It needs no `ros2 launch` (which the PyPI ROS 2
+lacks unless scripts/setup_ros.sh installed it); the process helpers below also serve the latency
+benchmark.
 """
 
 import argparse
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image
 
-from hfl_ros.ros import harness
+from hfl_ros.msg import HandObject
 from hfl_ros.ros.conversions import hand_object_record, stamp_seconds
+from hfl_ros.ros.diagnostics import status_values
 from hfl_ros.ros.parameters import package_config_file
 
 LOG = logging.getLogger("hfl_ros.demo")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 UNTRAINED_WARNING = ("!!! NO CHECKPOINT: the network runs on UNTRAINED random weights. Every result below is "
                      "meaningless and marked \"untrained\": pass --checkpoint to get real estimates. !!!")
 
@@ -52,6 +62,63 @@ def _arguments(argv: Optional[List[str]]) -> argparse.Namespace:
     return arguments
 
 
+def isolated_environment(domain_id: int, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Environment for ROS processes on DDS domain `domain_id`, discovering peers on this host only,
+    with the package's Fast DDS profile (large shared-memory segments) and this checkout importable."""
+    if not 0 <= domain_id <= 101:
+        raise ValueError(f"domain_id must be in [0, 101], got {domain_id}")
+    env = dict(os.environ if base is None else base)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    profile = package_config_file("fastdds_profile.xml")
+    if profile.is_file():
+        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if (REPO_ROOT / "hfl_ros").is_dir() and str(REPO_ROOT) not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def node_parameters(parameters: Mapping[str, object]) -> List[str]:
+    """ROS arguments `-p name:=value` for each parameter. Values are YAML: strings are single-quoted so
+    that "", "true" or "025" stay strings (ROS parameters are typed)."""
+    arguments = []
+    for name, value in parameters.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = "'" + value.replace("'", "''") + "'"
+        else:
+            text = str(value)
+        arguments += ["-p", f"{name}:={text}"]
+    return arguments
+
+
+def start_process(target: str, ros_arguments: Sequence[str], env: Mapping[str, str],
+                  log_path: Path) -> subprocess.Popen:
+    """`python -m <target> --ros-args <ros_arguments>` (or `python <target>` for a .py file) as a child
+    process logging to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    entry = [target] if target.endswith(".py") else ["-m", target]
+    command = [sys.executable, *entry, "--ros-args", *ros_arguments]
+    with open(log_path, "wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT))
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGINT (a clean rclpy shutdown), then SIGKILL after `timeout` s; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+    return process.returncode
+
+
 def _write_overlay(path: Path, message) -> None:
     import cv2
 
@@ -73,37 +140,41 @@ def run(arguments: argparse.Namespace) -> int:
         LOG.warning(UNTRAINED_WARNING)
 
     domain = arguments.domain_id if arguments.domain_id is not None else 1 + os.getpid() % 100
-    env = harness.isolated_environment(domain)
+    env = isolated_environment(domain)
     os.environ.update({key: env[key] for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTRTPS_DEFAULT_PROFILES_FILE")
                        if key in env})
-    node_parameters = {"mano_dir": mano_dir, "checkpoint": arguments.checkpoint, "object": arguments.object,
+    perception_parameters = {"mano_dir": mano_dir, "checkpoint": arguments.checkpoint, "object": arguments.object,
                        "device": arguments.device}
     camera_parameters = {"rate": arguments.rate, "width": arguments.width, "height": arguments.height,
                          "object": arguments.object, "mano_dir": mano_dir if arguments.mano_dir else ""}
-    perception = harness.start_process(
+    perception = start_process(
         "hfl_ros.ros.perception_node",
-        ["--params-file", str(package_config_file("perception.yaml"))] + harness.node_parameters(node_parameters),
+        ["--params-file", str(package_config_file("perception.yaml"))] + node_parameters(perception_parameters),
         env, out / "perception_node.log")
-    camera = harness.start_process("hfl_ros.ros.synthetic_camera", harness.node_parameters(camera_parameters),
-                                   env, out / "synthetic_camera.log")
+    camera = start_process("hfl_ros.ros.synthetic_camera", node_parameters(camera_parameters), env,
+                           out / "synthetic_camera.log")
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("hfl_demo_recorder", context=context)
     records = out / "hand_object.jsonl"
-    written = []
+    written, diagnostics = [], deque(maxlen=10)
     lock = threading.Lock()
 
     with records.open("w") as stream:
-        def on_message(topic: str, message) -> None:
+        def on_result(message: HandObject) -> None:
             with lock:
-                if topic == "hand_object" and len(written) < arguments.frames:
+                if len(written) < arguments.frames:
                     stream.write(json.dumps(hand_object_record(message)) + "\n")
                     stream.flush()
                     written.append(stamp_seconds(message.header.stamp))
-                elif topic == "debug_image":
-                    _write_overlay(out / "overlays" / f"{stamp_seconds(message.header.stamp):.6f}.png", message)
 
-        recorder = harness.OutputRecorder(node, on_message=on_message)
+        def on_overlay(message: Image) -> None:
+            _write_overlay(out / "overlays" / f"{stamp_seconds(message.header.stamp):.6f}.png", message)
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        node.create_subscription(HandObject, "hand_object", on_result, reliable)
+        node.create_subscription(Image, "debug_image", on_overlay, reliable)
+        node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diagnostics.append(m), 10)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -117,10 +188,15 @@ def run(arguments: argparse.Namespace) -> int:
                     LOG.error("a node exited early: see %s", out)
                     break
                 time.sleep(0.2)
-            diagnostics = recorder.latest_diagnostics() or {}
+            recorded = time.time()  # wait for the node's diagnostics that count the last result
+            settle = time.monotonic() + 3.0
+            while time.monotonic() < settle and not any(stamp_seconds(a.header.stamp) > recorded
+                                                         for a in list(diagnostics)):
+                time.sleep(0.1)
+            node_diagnostics = status_values(diagnostics) or {}
         finally:
-            harness.stop_process(camera)
-            harness.stop_process(perception)
+            stop_process(camera)
+            stop_process(perception)
             executor.shutdown()
             node.destroy_node()
             rclpy.shutdown(context=context)
@@ -128,11 +204,11 @@ def run(arguments: argparse.Namespace) -> int:
 
     LOG.info("%d results in %s, %d overlays in %s", len(written), records,
              len(list((out / "overlays").glob("*.png"))), out / "overlays")
-    if diagnostics:
-        LOG.info("node diagnostics: %s", diagnostics.get("message", ""))
+    if node_diagnostics:
+        LOG.info("node diagnostics: %s", node_diagnostics.get("message", ""))
         for key in ("frames received", "frames published", "frames dropped", "frames skipped", "latency p50 (s)",
                     "network p50 (s)"):
-            LOG.info("  %s: %s", key, diagnostics.get(key, "?"))
+            LOG.info("  %s: %s", key, node_diagnostics.get(key, "?"))
     if not arguments.checkpoint:
         LOG.warning(UNTRAINED_WARNING)
     return 0 if written else 1

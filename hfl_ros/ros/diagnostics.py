@@ -1,17 +1,17 @@
 """Frame statistics of the perception node and their diagnostic_msgs form.
 
 `FrameStatistics` is updated from the subscription callbacks and the worker thread (it locks);
-`diagnostic_status` turns a snapshot into a DiagnosticStatus (pure).
+`diagnostic_status` turns a snapshot into a DiagnosticStatus and `status_values` reads one back (pure).
 """
 
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Deque, Dict, Optional, Tuple
+from typing import Deque, Dict, Iterable, Optional, Tuple
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 #: Number of recent frames that rates and latency percentiles are computed over.
 WINDOW = 100
@@ -142,3 +142,14 @@ def diagnostic_status(snapshot: StatisticsSnapshot, name: str, hardware_id: str,
     values.extend(_value("problem", problem) for problem in problems)
     return DiagnosticStatus(level=level, name=name, message="; ".join(summary), hardware_id=hardware_id,
                             values=values)
+
+
+def status_values(arrays: Iterable[DiagnosticArray], name_contains: str = "hfl_ros") -> Optional[Dict[str, str]]:
+    """Key -> value, plus "level" (as a digit) and "message", of the last DiagnosticStatus whose name
+    contains `name_contains` in `arrays` (oldest first), or None when there is none."""
+    for array in reversed(list(arrays)):
+        for status in reversed(array.status):
+            if name_contains in status.name:
+                level = status.level[0] if isinstance(status.level, bytes) else status.level
+                return {**{kv.key: kv.value for kv in status.values}, "level": str(level), "message": status.message}
+    return None

@@ -9,41 +9,44 @@ rendered only while subscribed), TF on /tf (tf2_msgs/TFMessage) and /diagnostics
 Frames are processed on a worker thread, newest first: a frame arriving while another waits replaces
 it (counted as dropped). Every output carries the input image's header. A frame that cannot be processed
 is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing non-finite is
-published. Run: `ros2 run hfl_ros perception_node --ros-args --params-file config/perception.yaml`
-or `python -m hfl_ros.ros.perception_node --ros-args ...`.
+published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
+`ros2 run hfl_ros perception_node --ros-args --params-file config/perception.yaml` or
+`python -m hfl_ros.ros.perception_node --ros-args ...`. With `autostart`, `main` configures and activates
+the node; SIGINT or SIGTERM stop it after the frame in progress is published, then rclpy shuts down.
 """
 
+import signal
 import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter as RosParameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
-from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.inference.overlay import draw_estimate
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois
+from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.ros import conversions
 from hfl_ros.ros.boxes import BoxSelector, FrameBoxes, tracking_boxes
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
 from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status
-from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image
-from hfl_ros.ros.parameters import DYNAMIC_PARAMETERS, PARAMETERS, NodeSettings, package_config_file, \
-    settings_from_values
+from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
+from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
 from hfl_ros.ros.worker import LatestFrameWorker
 from tf2_msgs.msg import TFMessage
 
@@ -51,6 +54,12 @@ NODE_NAME = "perception_node"
 UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
 #: s to wait for the frame in progress when the node is cleaned up or destroyed.
 WORKER_STOP_TIMEOUT = 30.0
+#: s between checks for a stop signal while spinning.
+SPIN_PERIOD = 0.1
+
+#: (checkpoint or None, mano_dir, device, fp16) -> an estimator with HandObjectEstimator's `estimate`,
+#: `untrained` and `device`; called at configure.
+EstimatorFactory = Callable[[Optional[str], str, str, bool], HandObjectEstimator]
 
 #: Skip reasons (diagnostics keys).
 SKIP_NO_CAMERA_INFO = "no camera_info"
@@ -79,16 +88,20 @@ class SkippedFrame(Exception):
 
 
 class PerceptionNode(LifecycleNode):
-    """Lifecycle node around HandObjectEstimator; see the module docstring for its interface."""
+    """Lifecycle node around HandObjectEstimator; see the module docstring for its interface.
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+    estimator_factory: builds the estimator at configure (HandObjectEstimator.from_files by default).
+    """
+
+    def __init__(self, node_name: str = NODE_NAME,
+                 estimator_factory: EstimatorFactory = HandObjectEstimator.from_files, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        for name, parameter in PARAMETERS.items():
-            self.declare_parameter(name, parameter.default, ParameterDescriptor(description=parameter.description))
+        for name, row in PARAMETERS.items():
+            self.declare_parameter(name, row.default, ParameterDescriptor(description=row.description))
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self.stats = FrameStatistics()
-        self._state_label = "unconfigured"
+        self._estimator_factory = estimator_factory
         self._config_error = ""
         self._settings: Optional[NodeSettings] = None
         self._estimator = None
@@ -107,20 +120,20 @@ class PerceptionNode(LifecycleNode):
         period = float(self.get_parameter("diagnostics_period").value)
         self._diagnostics_timer = self.create_timer(period if period > 0 else 1.0, self._publish_diagnostics)
 
-        if self.get_parameter("autostart").value:
-            self.trigger_configure()
-            if self._state_label == "inactive":
-                self.trigger_activate()
+    @property
+    def lifecycle_state(self) -> str:
+        """The current lifecycle state's label, as rclpy's state machine holds it ("active", ...)."""
+        return self._state_machine.current_state[1]
 
     # ----------------------------------------------------------------------------------------- lifecycle
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         values = {name: self.get_parameter(name).value for name in PARAMETERS}
         try:
-            settings = settings_from_values(values, package_config_file("objects.yaml"))
-            registry = ObjectRegistry.from_yaml(settings.object_registry)
+            settings = NodeSettings.from_values(values)
+            registry = ObjectRegistry.from_yaml(settings.registry_file)
             object_model = registry.model(settings.object)
-            estimator = HandObjectEstimator.from_files(settings.checkpoint, settings.mano_dir, settings.device,
-                                                       settings.fp16)
+            estimator = self._estimator_factory(settings.checkpoint or None, settings.mano_dir, settings.device,
+                                                settings.fp16)
         except Exception as error:  # every configure failure must be reported, whatever raised it
             self._config_error = f"configure failed: {type(error).__name__}: {error}"
             self.get_logger().error(self._config_error)
@@ -137,7 +150,6 @@ class PerceptionNode(LifecycleNode):
                                     "message is marked untrained")
         self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
                                f"checkpoint {settings.checkpoint or '(none: untrained)'}")
-        self._state_label = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -150,7 +162,6 @@ class PerceptionNode(LifecycleNode):
         self._inputs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor))
         if settings.use_external_rois:
             self._inputs.append(self.create_subscription(HandObjectRois, "rois", self._on_rois, sensor))
-        self._state_label = "active"
         self.get_logger().info("active")
         return super().on_activate(state)
 
@@ -158,17 +169,14 @@ class PerceptionNode(LifecycleNode):
         self._destroy_subscriptions()
         if self._worker is not None:
             self._worker.clear()
-        self._state_label = "inactive"
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         self._release()
-        self._state_label = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: State) -> TransitionCallbackReturn:
         self._release()
-        self._state_label = "finalized"
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
@@ -179,7 +187,7 @@ class PerceptionNode(LifecycleNode):
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
-        self._estimator = None
+        self._settings = self._registry = self._object_model = self._selector = self._estimator = None
         self._camera_info = None
 
     def _destroy_subscriptions(self) -> None:
@@ -204,21 +212,22 @@ class PerceptionNode(LifecycleNode):
 
     # ----------------------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters: List[RosParameter]) -> SetParametersResult:
+        """Dynamic parameters apply now (or are refused with the reason); the others at the next configure."""
+        appliers = {"object": self._set_object}
         for parameter in parameters:
-            if parameter.name not in DYNAMIC_PARAMETERS:
-                continue
-            if self._registry is None:  # not configured: the value is read at configure
-                continue
-            try:
-                model = self._registry.model(parameter.value)
-            except Exception as error:
-                return SetParametersResult(successful=False, reason=str(error))
-            with self._lock:
-                self._object_model = model
-                if self._selector is not None:
-                    self._selector.reset()
-            self.get_logger().info(f"object is now {parameter.value!r}")
+            if PARAMETERS[parameter.name].dynamic and self._settings is not None:
+                try:
+                    appliers[parameter.name](parameter.value)
+                except Exception as error:  # refused with the reason, whatever raised it
+                    return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
+
+    def _set_object(self, name: str) -> None:
+        model = self._registry.model(name)
+        with self._lock:
+            self._object_model = model
+            self._selector.reset()
+        self.get_logger().info(f"object is now {name!r}")
 
     # ----------------------------------------------------------------------------------------- callbacks
     def _on_image(self, message: Union[Image, CompressedImage]) -> None:
@@ -326,9 +335,8 @@ class PerceptionNode(LifecycleNode):
         debug = publishers.get("debug_image")
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""
-            fields = rgb_to_image(draw_estimate(rgb, K, estimate, object_model, banner=banner))
-            debug.publish(Image(header=conversions.copy_header(header), encoding=fields.encoding,
-                                height=fields.height, width=fields.width, step=fields.step, data=fields.data))
+            debug.publish(conversions.image_message(draw_estimate(rgb, K, estimate, object_model, banner=banner),
+                                                    header))
         now = self.get_clock().now().nanoseconds * 1e-9
         self.stats.frame_published(time.monotonic() - frame.arrival, now - conversions.stamp_seconds(header.stamp),
                                    float(estimate.timings.get("network", 0.0)), boxes.source)
@@ -340,13 +348,13 @@ class PerceptionNode(LifecycleNode):
             problems.append(self._config_error)
         if self._estimator is not None and self._estimator.untrained:
             problems.append(f"warn: {UNTRAINED_BANNER}")
-        if self._state_label == "active" and self._camera_info is None:
+        if self.lifecycle_state == "active" and self._camera_info is None:
             problems.append("warn: no camera_info received yet")
         return tuple(problems)
 
     def _publish_diagnostics(self) -> None:
         status = diagnostic_status(self.stats.snapshot(), f"hfl_ros: {self.get_fully_qualified_name()}",
-                                   "hfl_ros", self._state_label, self._problems())
+                                   "hfl_ros", self.lifecycle_state, self._problems())
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
@@ -358,16 +366,26 @@ class PerceptionNode(LifecycleNode):
         super().destroy_node()
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Entry point of the `perception_node` executable."""
-    rclpy.init(args=args)
-    node = PerceptionNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+def main(args: Optional[List[str]] = None,
+         estimator_factory: EstimatorFactory = HandObjectEstimator.from_files) -> int:
+    """Entry point of the `perception_node` executable.
+
+    SIGINT / SIGTERM end the spin; the node is destroyed (its worker finishes and publishes the frame in
+    progress) before rclpy shuts down, so nothing is published on a shut-down context. rclpy's own signal
+    handler would shut the context down first, hence it is not installed.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    node = PerceptionNode(estimator_factory=estimator_factory)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        if node.get_parameter("autostart").value and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            node.trigger_activate()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=SPIN_PERIOD)
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

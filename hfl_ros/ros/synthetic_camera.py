@@ -26,8 +26,7 @@ from transforms3d.axangles import axangle2mat, mat2axangle
 from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, random_appearance, render_frame, render_scene
 from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.msg import HandObjectRois
-from hfl_ros.ros.conversions import roi_from_box
-from hfl_ros.ros.harness import camera_info_message, image_message
+from hfl_ros.ros.conversions import camera_info_message, image_message, roi_from_box
 
 NODE_NAME = "synthetic_camera"
 #: Sway of the hand-object pair: peak rotation (rad) about the camera's y and x axes, peak shift (m).

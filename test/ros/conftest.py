@@ -1,6 +1,8 @@
-"""Shared pieces of the ROS tests: hand-made estimates with known geometry (pure tests) and, for the
-integration tests, a ROS environment isolated on its own DDS domain."""
+"""Shared pieces of the ROS tests: hand-made estimates with known geometry (pure tests); this directory
+on sys.path for the integration tests' machinery (harness.py, imported as `harness`)."""
 
+import sys
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -9,6 +11,9 @@ import pytest
 from hfl_ros.constants import NUM_JOINTS, NUM_MANO_FACES, NUM_MANO_VERTICES
 from hfl_ros.geometry.camera import project_points
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
+
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 K = np.array([[500.0, 0.0, 160.0], [0.0, 500.0, 120.0], [0.0, 0.0, 1.0]])
 

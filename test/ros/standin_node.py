@@ -1,7 +1,8 @@
 """The real perception_node process with a deterministic stand-in for HandObjectEstimator (tests only).
 
 Everything ROS is the shipped node: lifecycle, subscriptions, worker, conversions, publishers. Only the
-network is replaced, so that integration tests get valid, known estimates at a controlled speed:
+estimator is replaced (the node's estimator_factory), so that integration tests get valid, known
+estimates at a controlled speed:
 - the hand is the MANO rest pose (the real MANO loader and mesh), its wrist 0.5 m deep on the ray through
   the hand box's centre; the object sits 0.55 m deep on the ray through the object box's centre;
 - each estimate takes HFL_STANDIN_DELAY seconds (default 0.2), reported as the network time;
@@ -84,5 +85,4 @@ class StandInEstimator:
 
 
 if __name__ == "__main__":
-    perception_node.HandObjectEstimator = StandInEstimator
-    sys.exit(perception_node.main())
+    sys.exit(perception_node.main(estimator_factory=StandInEstimator.from_files))

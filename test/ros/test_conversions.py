@@ -16,6 +16,8 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
 from hfl_ros.geometry.control_points import control_points_from_points  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402
+from hfl_ros.ros.camera_info import intrinsics_from_camera_info  # noqa: E402
+from hfl_ros.ros.image_conversion import image_to_rgb  # noqa: E402
 
 HEADER = Header(stamp=Time(sec=1700000000, nanosec=123456789), frame_id="camera_color_optical_frame")
 CUBE = control_points_from_points(np.array([[-0.03, -0.02, -0.01], [0.03, 0.02, 0.01]]))
@@ -131,6 +133,23 @@ def test_duration_and_stamp_seconds():
     d = conversions.duration(1.25)
     assert (d.sec, d.nanosec) == (1, 250_000_000)
     assert conversions.stamp_seconds(HEADER.stamp) == pytest.approx(1700000000.123456789, abs=1e-6)
+    stamp = conversions.stamp_from_seconds(12.25)
+    assert (stamp.sec, stamp.nanosec) == (12, 250_000_000)
+    carried = conversions.stamp_from_seconds(1.9999999999)  # rounds up into the next second
+    assert (carried.sec, carried.nanosec) == (2, 0)
+
+
+def test_camera_messages_round_trip_through_the_node_conversions():
+    K = np.array([[400.0, 0.0, 30.0], [0.0, 410.0, 20.0], [0.0, 0.0, 1.0]])
+    info = conversions.camera_info_message(K, 64, 48, HEADER)
+    assert _same_header(info.header) and (info.width, info.height) == (64, 48)
+    np.testing.assert_array_equal(intrinsics_from_camera_info(info.k, info.p, "k"), K)
+    np.testing.assert_array_equal(intrinsics_from_camera_info(info.k, info.p, "p"), K)
+    rgb = np.random.default_rng(0).integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+    image = conversions.image_message(rgb, HEADER)
+    assert _same_header(image.header) and image.header is not HEADER
+    np.testing.assert_array_equal(image_to_rgb(image.encoding, image.height, image.width, image.step, image.data),
+                                  rgb)
 
 
 def test_hand_object_record_is_plain_json(estimate_factory):

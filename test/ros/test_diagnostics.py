@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("rclpy", exc_type=ImportError,
                     reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
-from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 
-from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status  # noqa: E402
+from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status, status_values  # noqa: E402
 
 
 def _values(status: DiagnosticStatus) -> dict:
@@ -54,3 +54,18 @@ def test_levels_and_reported_values():
     error = diagnostic_status(stats.snapshot(), "n", "h", "unconfigured",
                               ("configure failed: FileNotFoundError: /x/ckpt.pt",))
     assert error.level == DiagnosticStatus.ERROR and "/x/ckpt.pt" in error.message
+
+
+def test_status_values_read_back_the_newest_matching_status():
+    stats = FrameStatistics()
+    stats.frame_received()
+    old = diagnostic_status(stats.snapshot(), "hfl_ros: /a/perception_node", "hfl_ros", "inactive")
+    stats.frame_received()
+    new = diagnostic_status(stats.snapshot(), "hfl_ros: /a/perception_node", "hfl_ros", "active")
+    other = diagnostic_status(stats.snapshot(), "hfl_ros: /b/perception_node", "hfl_ros", "unconfigured")
+    arrays = [DiagnosticArray(status=[old]), DiagnosticArray(status=[new]), DiagnosticArray(status=[other])]
+    values = status_values(arrays, "/a/perception_node")
+    assert values["state"] == "active" and values["frames received"] == "2"
+    assert values["level"] == "0" and values["message"] == new.message  # 0: OK
+    assert status_values(arrays, "/b/")["level"] == "2"  # ERROR while unconfigured
+    assert status_values(arrays, "/c/") is None

@@ -1,11 +1,11 @@
-"""Node parameters: the shipped YAML sets every one with its declared type; settings are checked."""
+"""Node parameters: one table; the shipped YAML sets every one with its declared type; settings are checked."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from hfl_ros.ros.parameters import PARAMETERS, package_config_file, settings_from_values
+from hfl_ros.ros.parameters import PARAMETERS, NodeSettings, package_config_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,38 +14,58 @@ def _shipped() -> dict:
     return yaml.safe_load((REPO / "config" / "perception.yaml").read_text())["/**"]["ros__parameters"]
 
 
+def _ros_type(value: object) -> str:
+    """The ROS parameter type a value declares (bool before int: bool is an int in Python)."""
+    if isinstance(value, (list, tuple)):
+        return "array of " + ", ".join(sorted({_ros_type(v) for v in value}))
+    return next(name for kind, name in ((bool, "bool"), (int, "integer"), (float, "double"), (str, "string"))
+                if isinstance(value, kind))
+
+
 def test_shipped_yaml_sets_every_parameter_with_the_declared_type():
     shipped = _shipped()
-    assert set(shipped) == set(PARAMETERS)
+    assert list(shipped) == list(PARAMETERS)  # same names, same order as the table
     for name, value in shipped.items():
-        assert type(value) is type(PARAMETERS[name].default), name  # ROS parameters are strictly typed
-        if isinstance(value, list):
-            assert all(isinstance(v, float) for v in value), name
+        assert _ros_type(value) == _ros_type(PARAMETERS[name].default), name  # ROS parameters are strictly typed
+
+
+def test_table_defaults_are_the_shipped_values_except_the_required_mano_dir():
+    shipped = _shipped()
+    assert {name: row.default for name, row in PARAMETERS.items()} == {
+        name: tuple(value) if isinstance(value, list) else value for name, value in shipped.items()}
+    assert [name for name, row in PARAMETERS.items() if row.dynamic] == ["object"]
 
 
 def test_shipped_values_build_settings():
     values = dict(_shipped(), mano_dir="/some/mano")
-    settings = settings_from_values(values, REPO / "config" / "objects.yaml")
-    assert settings.checkpoint is None  # empty = untrained
-    assert settings.object_registry == str(REPO / "config" / "objects.yaml")
+    settings = NodeSettings.from_values(values)
+    assert settings.checkpoint == ""  # empty = untrained
+    assert settings.registry_file == package_config_file("objects.yaml")
     assert settings.boxes.initial_hand_box == tuple(values["initial_hand_roi"])
+    assert settings.boxes.min_box_size == values["tracking_min_box_size"]
     assert settings.image_transport == "raw" and settings.min_object_inliers == 4
+    assert NodeSettings.from_values(dict(values, object_registry="/my/objects.yaml")).registry_file == \
+        Path("/my/objects.yaml")
 
 
 @pytest.mark.parametrize("override, match", [
-    ({"mano_dir": ""}, "mano_dir is empty"),
-    ({"image_transport": "theora"}, "image_transport"),
-    ({"intrinsics_source": "r"}, "intrinsics_source"),
+    ({"mano_dir": ""}, "parameter mano_dir is empty"),
+    ({"image_transport": "theora"}, "parameter image_transport must be one of"),
+    ({"intrinsics_source": "r"}, "parameter intrinsics_source must be one of"),
+    ({"max_image_pixels": 0}, "parameter max_image_pixels must be > 0"),
+    ({"min_object_inliers": -1}, "parameter min_object_inliers must be >= 0"),
+    ({"marker_lifetime": float("nan")}, "parameter marker_lifetime must be >= 0"),
     ({"tracking_max_age": -0.1}, "tracking_max_age"),
+    ({"tracking_hand_expansion": 0.5}, "hand_expansion"),
     ({"initial_object_roi": [0.5, 0.5, 0.5, 0.6]}, "initial_object_box"),
-    ({"diagnostics_period": 0.0}, "diagnostics_period"),
+    ({"diagnostics_period": 0.0}, "parameter diagnostics_period must be > 0"),
     ({"no_such_thing": 1}, "no_such_thing"),
 ])
 def test_bad_values_name_the_parameter(override, match):
     values = dict(_shipped(), mano_dir="/some/mano")
     values.update(override)
     with pytest.raises(ValueError, match=match):
-        settings_from_values(values, REPO / "config" / "objects.yaml")
+        NodeSettings.from_values(values)
 
 
 def test_package_config_file_finds_the_registry():
