@@ -17,15 +17,16 @@ Policies (rows), all through `HandObjectTracker`:
 A track ends when the hand score (fraction of true joints inside the box) drops below 0.5.
 
 Columns, over the visible frames: hand found (box IoU >= 0.5 with the true box: the true joints' box x1.1),
-mean hand IoU (0 where none), object found and mean object IoU (true box: projected control points), track
-losses (found -> not found) and re-acquisitions (not found -> found after a loss), detector runs, mean
-detector time per run and per frame. Seeds 18, 19, 4, 13, 21 are grasps whose hand MediaPipe finds; 0 and
+mean hand IoU (0 where none), object found and mean object IoU (true box: projected control points); over
+all frames (a hidden hand counts as not found): track losses (found -> not found) and re-acquisitions (not
+found -> found after a loss); delay: frames from the hand's return into view until it is found again (mean;
+"never" when it was not); detector runs, mean detector time per run and per frame. Seeds 18, 19, 4, 13, 21 are grasps whose hand MediaPipe finds; 0 and
 1 are grasps it does not (back of the hand, hidden behind the object).
 """
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -49,6 +50,7 @@ class Tally:
     object_iou: List[float]
     losses: int = 0
     reacquisitions: int = 0
+    delays: List[int] = field(default_factory=list)
     detector_runs: int = 0
     detector_time: float = 0.0
     frames: int = 0
@@ -68,7 +70,7 @@ def run_policy(sequence: List[SequenceFrame], settings: PolicySettings, detector
     oracle = BoxLimitedOracle(default_assets().faces)
     model = sequence_object_model(sequence[0])
     tracker = HandObjectTracker(oracle, BoxPolicy(settings, detector=detector is not None), detector)
-    found_before, lost = False, False
+    found_before, lost, returned = False, False, None
     for index, frame in enumerate(sequence):
         oracle.with_truth(frame.annotation)
         tracked = tracker.process(frame.image, frame.annotation.K, index / 30.0, model)
@@ -76,13 +78,17 @@ def run_policy(sequence: List[SequenceFrame], settings: PolicySettings, detector
         if tracked.detections is not None:
             tally.detector_runs += 1
             tally.detector_time += tracked.detector_time
-        if not frame.visible:
-            continue
         hand = 0.0 if tracked.hand is None else box_iou(tracked.hand.box.box, frame.hand_box)
         obj = 0.0 if tracked.object_box is None else box_iou(tracked.object_box.box, frame.object_box)
-        tally.hand_iou.append(hand)
-        tally.object_iou.append(obj)
-        found = hand >= FOUND_IOU
+        if frame.visible:
+            tally.hand_iou.append(hand)
+            tally.object_iou.append(obj)
+        found = frame.visible and hand >= FOUND_IOU
+        if frame.visible and index > 0 and not sequence[index - 1].visible:
+            returned = index
+        if found and returned is not None:
+            tally.delays.append(index - returned)
+            returned = None
         if found_before and not found:
             tally.losses += 1
             lost = True
@@ -96,12 +102,13 @@ def row(name: str, tally: Tally) -> str:
     hand, obj = np.array(tally.hand_iou), np.array(tally.object_iou)
     per_run = tally.detector_time / tally.detector_runs * 1e3 if tally.detector_runs else 0.0
     per_frame = tally.detector_time / max(tally.frames, 1) * 1e3
+    delay = f"{np.mean(tally.delays):.1f}" if tally.delays else "never"
     return (f"{name:<22} {np.mean(hand >= FOUND_IOU):>6.1%} {hand.mean():>6.3f} {np.mean(obj >= FOUND_IOU):>6.1%} "
-            f"{obj.mean():>6.3f} {tally.losses:>6d} {tally.reacquisitions:>6d} {tally.detector_runs:>6d} "
+            f"{obj.mean():>6.3f} {tally.losses:>6d} {tally.reacquisitions:>6d} {delay:>6} {tally.detector_runs:>6d} "
             f"{per_run:>8.1f} {per_frame:>8.1f}")
 
 
-HEADER = (f"{'policy':<22} {'hand':>6} {'IoU':>6} {'object':>6} {'IoU':>6} {'losses':>6} {'reacq':>6} "
+HEADER = (f"{'policy':<22} {'hand':>6} {'IoU':>6} {'object':>6} {'IoU':>6} {'losses':>6} {'reacq':>6} {'delay':>6} "
           f"{'det.runs':>6} {'ms/run':>8} {'ms/frame':>8}")
 
 
@@ -131,6 +138,7 @@ def main() -> None:
                 total = totals[name]
                 total.hand_iou += tally.hand_iou
                 total.object_iou += tally.object_iou
+                total.delays += tally.delays
                 for key in ("losses", "reacquisitions", "detector_runs", "detector_time", "frames"):
                     setattr(total, key, getattr(total, key) + getattr(tally, key))
     print(f"\nall seeds ({', '.join(map(str, seeds))}); found = IoU >= {FOUND_IOU} on visible frames")
