@@ -8,6 +8,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from hfl_ros.geometry.checks import as_numpy
+
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(N, 3) unit normals: area-weighted sums of the adjacent face normals (zero for isolated vertices)."""
@@ -62,8 +64,8 @@ def decimate_mesh(vertices: np.ndarray, faces: np.ndarray, max_faces: int) -> Tu
     """
     if max_faces < 4:
         raise ValueError(f"max_faces must be >= 4, got {max_faces}")
-    vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
+    vertices = as_numpy(vertices, "vertices", shape="N,3")
+    faces = as_numpy(faces, "faces", shape="F,3", dtype=np.int64)
     if len(faces) <= max_faces:
         return vertices, faces
     extent = float(np.ptp(vertices, axis=0).max())

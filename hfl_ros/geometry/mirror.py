@@ -21,6 +21,8 @@ from typing import Tuple
 
 import numpy as np
 
+from hfl_ros.geometry.checks import as_numpy
+
 #: Reflection of the camera frame about its y-z plane (x -> -x).
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 #: Per-component sign of an axis-angle under MIRROR (a rotation R becomes MIRROR R MIRROR).
@@ -43,52 +45,40 @@ def mirror_image(image: np.ndarray) -> np.ndarray:
 
 def mirror_intrinsics(K: np.ndarray, width: int) -> np.ndarray:
     """K (3, 3) px of the left-right flipped image of `width` px: principal point cx -> width - 1 - cx."""
-    mirrored = np.array(K, dtype=np.float64)
-    if mirrored.shape != (3, 3):
-        raise ValueError(f"K must have shape (3, 3), got {mirrored.shape}")
+    mirrored = as_numpy(K, "K", shape="3,3").copy()
     mirrored[0, 2] = _width(width) - 1 - mirrored[0, 2]
     return mirrored
 
 
 def mirror_pixels(points: np.ndarray, width: int) -> np.ndarray:
     """Pixels (..., 2) of an image `width` px wide -> the same points in the flipped image (u -> W - 1 - u)."""
-    mirrored = np.array(points, dtype=np.float64)
-    if mirrored.shape[-1:] != (2,):
-        raise ValueError(f"points must have shape (..., 2), got {mirrored.shape}")
+    mirrored = as_numpy(points, "points", shape="*,2").copy()
     mirrored[..., 0] = _width(width) - 1 - mirrored[..., 0]
     return mirrored
 
 
 def mirror_box(box: np.ndarray, width: int) -> np.ndarray:
     """A box (4,) px [x1, y1, x2, y2] -> the same region in the flipped image (still x1 <= x2)."""
-    box = np.asarray(box, dtype=np.float64)
-    if box.shape != (4,):
-        raise ValueError(f"box must have shape (4,), got {box.shape}")
+    box = as_numpy(box, "box", shape="4")
     right = _width(width) - 1
     return np.array([right - box[2], box[1], right - box[0], box[3]])
 
 
 def mirror_points(points: np.ndarray) -> np.ndarray:
     """Points (..., 3) m -> their reflection by MIRROR (x -> -x), in the same frame."""
-    points = np.asarray(points, dtype=np.float64)
-    if points.shape[-1:] != (3,):
-        raise ValueError(f"points must have shape (..., 3), got {points.shape}")
+    points = as_numpy(points, "points", shape="*,3")
     return points * np.diag(MIRROR)
 
 
 def mirror_rotation(rotation: np.ndarray) -> np.ndarray:
     """Rotation (..., 3, 3) -> MIRROR R MIRROR (a proper rotation again)."""
-    rotation = np.asarray(rotation, dtype=np.float64)
-    if rotation.shape[-2:] != (3, 3):
-        raise ValueError(f"rotation must have shape (..., 3, 3), got {rotation.shape}")
+    rotation = as_numpy(rotation, "rotation", shape="*,3,3")
     return MIRROR @ rotation @ MIRROR
 
 
 def mirror_pose(pose: np.ndarray) -> np.ndarray:
     """Rigid transform (4, 4) [R | t] -> [MIRROR R MIRROR | MIRROR t]."""
-    pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4):
-        raise ValueError(f"pose must have shape (4, 4), got {pose.shape}")
+    pose = as_numpy(pose, "pose", shape="4,4")
     mirrored = pose.copy()
     mirrored[:3, :3] = mirror_rotation(pose[:3, :3])
     mirrored[:3, 3] = mirror_points(pose[:3, 3])
@@ -105,9 +95,7 @@ def mirror_axis_angles(pose: np.ndarray) -> np.ndarray:
 
 def mirror_faces(faces: np.ndarray) -> np.ndarray:
     """Triangles (F, 3) of a mesh whose vertices were mirrored: the same triangles, winding reversed."""
-    faces = np.asarray(faces)
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"faces must have shape (F, 3), got {faces.shape}")
+    faces = as_numpy(faces, "faces", shape="F,3", dtype=None)
     return np.ascontiguousarray(faces[:, ::-1])
 
 
