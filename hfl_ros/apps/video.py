@@ -182,7 +182,9 @@ def _object_model(args: argparse.Namespace) -> ObjectModel:
 
 def run(args: argparse.Namespace) -> int:
     files = expand_inputs(args.inputs)
-    first = next(iterate_frames(files[:1], args.fps))
+    opening = iterate_frames(files[:1], args.fps)
+    first = next(opening)
+    opening.close()
     K, expected, where = resolve_intrinsics(args, first)
     first_size = (first.image.shape[1], first.image.shape[0])
     check_intrinsics(K, first_size, expected or first_size, where, first.source)
@@ -249,8 +251,9 @@ def run(args: argparse.Namespace) -> int:
     save_trajectory_npz(output / "trajectory.npz", read_trajectory(trajectory))
     if estimator.untrained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
-    print(f"wrote {trajectory} ({start + written} frames, {written} this run, hand found in {found}); "
-          f"overlays in {output / OVERLAY_DIR}" if overlays else f"wrote {trajectory}")
+    print(f"wrote {trajectory} ({start + written} frames, {written} this run, hand found in {found} of them)")
+    if overlays is not None:
+        print(f"overlays in {output / OVERLAY_DIR}")
     return 0
 
 
