@@ -132,7 +132,7 @@ CMAKE
 export AMENT_PREFIX_PATH="$VENV"
 export CMAKE_PREFIX_PATH="$VENV"
 
-build_package() {  # name source_dir [extra cmake args...]
+build_package() {  # name source_dir [extra cmake args...]; runs before_install_<name> first if defined
   local name="$1" src="$2"
   shift 2
   log "building $name"
@@ -153,6 +153,7 @@ build_package() {  # name source_dir [extra cmake args...]
     || { cat "$WS/build/$name.configure.log" >&2; exit 1; }
   cmake --build "$WS/build/$name" -j "$JOBS" > "$WS/build/$name.build.log" 2>&1 \
     || { tail -n 60 "$WS/build/$name.build.log" >&2; exit 1; }
+  if declare -F "before_install_$name" >/dev/null; then "before_install_$name"; fi
   cmake --install "$WS/build/$name" > "$WS/build/$name.install.log" 2>&1 \
     || { cat "$WS/build/$name.install.log" >&2; exit 1; }
 }
@@ -169,7 +170,9 @@ HFL_SHARE="$PREFIX/share/hfl_ros"
 rm -rf "$HFL_SRC"
 mkdir -p "$HFL_SRC"
 cp -rp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO/msg" "$REPO/launch" "$REPO/config" "$HFL_SRC/"
-rm -rf "${HFL_SHARE:?}/launch" "$HFL_SHARE/config"  # the links made below by an earlier run
+before_install_hfl_ros() {  # the links made below by an earlier run: install real files, not through them
+  rm -rf "${HFL_SHARE:?}/launch" "$HFL_SHARE/config"
+}
 build_package hfl_ros "$HFL_SRC" -DHFL_ROS_INSTALL_PYTHON_SOURCES=OFF -DPYTHON_INSTALL_DIR="$HFL_PYTHON"
 # As `colcon build --symlink-install` does: each installed launch/ and config/ file is a link to the
 # work tree's, so that edits apply without reinstalling (a new file needs this script again).
