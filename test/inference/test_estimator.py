@@ -1,4 +1,5 @@
-"""HandObjectEstimator: geometry round trip through decode_output, end to end on the bundled sample, bad input."""
+"""HandObjectEstimator: geometry round trip through decode_output, end to end on the bundled sample, bad input,
+the inference path against the plain network, prepare + infer = estimate, CUDA against the CPU (on a GPU)."""
 
 import json
 
@@ -10,7 +11,13 @@ from hfl_ros.constants import NUM_CONTROL_POINTS, ROI_SIZE
 from hfl_ros.geometry.camera import affine_boxes, apply_affine, normalise_in_box, project_points
 from hfl_ros.geometry.control_points import control_points_from_points
 from hfl_ros.geometry.rotations import axis_angle_to_matrix
-from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator, crop_geometry, decode_output
+from hfl_ros.inference.estimator import (
+    EstimationError,
+    HandObjectEstimator,
+    InferenceConfig,
+    crop_geometry,
+    decode_output,
+)
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import estimate_to_dict
 from hfl_ros.model.hflnet import HFLNetOutput
@@ -126,3 +133,46 @@ def test_bad_input_is_refused_with_the_value(untrained, change, message):
     args.update(change)
     with pytest.raises(EstimationError, match=message):
         untrained.estimate(object_model=_box_object(), **args)
+
+
+def _bundled_frame():
+    """(image, K, hand box, object box, object model) of the bundled demo scene."""
+    from hfl_ros.apps.demo import BUNDLED_SCENE, scene_boxes
+    from hfl_ros.data.synthetic import read_scene, read_scene_object
+
+    image, annotation, _ = read_scene(BUNDLED_SCENE)
+    boxes = scene_boxes(annotation)
+    return image, annotation.K, boxes["hand"], boxes["object"], read_scene_object(BUNDLED_SCENE)
+
+
+def test_default_inference_path_equals_the_plain_network(untrained, mano_dir):
+    plain = HandObjectEstimator.from_files(None, mano_dir, device="cpu", inference=InferenceConfig(optimize=False))
+    assert untrained.network is not untrained.model and plain.network is plain.model
+    frame = _bundled_frame()
+    fast, reference = untrained.estimate(*frame), plain.estimate(*frame)
+    np.testing.assert_allclose(fast.hand.vertices - fast.hand.joints[:1],
+                               reference.hand.vertices - reference.hand.joints[:1], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(fast.hand.joints_2d, reference.hand.joints_2d, atol=1e-3, rtol=0)
+    np.testing.assert_allclose(fast.object.control_points_2d, reference.object.control_points_2d, atol=1e-3, rtol=0)
+
+
+def test_prepare_then_infer_is_estimate(untrained):
+    frame = _bundled_frame()
+    prepared = untrained.prepare(*frame)
+    assert prepared.images.shape == (1, 3, 256, 256) and set(prepared.timings) == {"crop"}
+    split, whole = untrained.infer(prepared), untrained.estimate(*frame)
+    np.testing.assert_array_equal(split.hand.vertices, whole.hand.vertices)
+    np.testing.assert_array_equal(split.object.control_point_scores, whole.object.control_point_scores)
+    assert set(split.timings) == {"crop", "network", "geometry"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision, tolerance_m", [("fp32", 1e-3), ("fp16", 5e-3)])
+def test_cuda_estimate_matches_the_cpu(untrained, mano_dir, precision, tolerance_m):
+    """GPU crop, pinned upload, CUDA graph and the precision's backbone against the CPU estimator."""
+    cuda = HandObjectEstimator.from_files(None, mano_dir, device="cuda", inference=InferenceConfig(precision=precision))
+    frame = _bundled_frame()
+    for _ in range(2):  # the second call replays the captured CUDA graph
+        got, expected = cuda.estimate(*frame), untrained.estimate(*frame)
+    np.testing.assert_allclose(got.hand.vertices - got.hand.joints[:1],
+                               expected.hand.vertices - expected.hand.joints[:1], atol=tolerance_m, rtol=0)
