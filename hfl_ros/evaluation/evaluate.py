@@ -24,6 +24,7 @@ from hfl_ros.evaluation.metrics import add, add_accuracy, add_s, mpjpe, pa_mpjpe
 from hfl_ros.geometry.camera import transform_points
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, estimate_object_pose
 from hfl_ros.model.hflnet import HFLNet
+from hfl_ros.model.optimize import optimize_for_inference
 
 
 #: Mirror of a reader's left -> right frames (x -> -x in the camera and in the object frame; see
@@ -127,14 +128,14 @@ def predict(
         raise ValueError("the evaluation dataset is empty")
     torch_device = torch.device(device)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate)
-    model = model.to(torch_device).eval()
+    network = optimize_for_inference(model, torch_device, "fp32")  # equal outputs, faster; `model` untouched
     parts: Dict[str, list] = {f.name: [] for f in fields(Predictions)}
     autocast = torch.autocast("cuda", dtype=torch.float16) if amp and torch_device.type == "cuda" else nullcontext()
     with torch.no_grad():
         for batch in tqdm(loader, desc="evaluate", disable=not progress, dynamic_ncols=True):
             batch = batch_to(batch, torch_device)
             with autocast:
-                output = model(batch["image"], batch["hand_box"], batch["object_box"])
+                output = network(batch["image"], batch["hand_box"], batch["object_box"])
             size = output.joints.shape[0]
             vertex_count = output.vertices.shape[1] if keep_vertices else 0
 
