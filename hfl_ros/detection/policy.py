@@ -51,7 +51,8 @@ HAND_SIDES = ("auto", "right", "left")
 Result = TypeVar("Result")
 
 
-def _fractions(name: str, value: Optional[Sequence[float]]) -> Optional[Tuple[float, ...]]:
+def roi_fractions(name: str, value: Optional[Sequence[float]]) -> Optional[Tuple[float, ...]]:
+    """A box given as fractions of the image, checked (ValueError naming `name`); None for none or empty."""
     if value is None or len(value) == 0:
         return None
     box = tuple(float(v) for v in value)
@@ -122,8 +123,8 @@ class PolicySettings:
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        object.__setattr__(self, "initial_hand_roi", _fractions("initial_hand_roi", self.initial_hand_roi))
-        object.__setattr__(self, "initial_object_roi", _fractions("initial_object_roi", self.initial_object_roi))
+        object.__setattr__(self, "initial_hand_roi", roi_fractions("initial_hand_roi", self.initial_hand_roi))
+        object.__setattr__(self, "initial_object_roi", roi_fractions("initial_object_roi", self.initial_object_roi))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,18 @@ The object track filters the camera-from-object pose. Identity: the hand's side,
     hand_object_filter = HandObjectFilter(FilterSettings())
     frame = hand_object_filter.update_estimate(stamp, estimate)   # estimate None = nothing this frame
     frame.hand.joints, frame.hand.joints_wrist, frame.hand.wrist_pose, frame.object.pose, frame.gated
+    filtered_estimate(estimate, frame)   # the estimate with the filtered poses (for single-pose outputs)
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from hfl_ros.constants import NUM_JOINTS
 from hfl_ros.filtering.track import FilterSettings, RigidTrack, TrackOutput
+from hfl_ros.geometry.camera import transform_points
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.retargeting import joints_in_camera_frame, joints_in_wrist_frame
 
@@ -97,6 +99,21 @@ def observations(estimate: HandObjectEstimate) -> Tuple[HandObservation, Optiona
         pose[:3, :3], pose[:3, 3] = obj.rotation, obj.translation
         object_observation = ObjectObservation(obj.name, pose)
     return HandObservation(hand.side, hand.joints, hand.wrist_pose), object_observation
+
+
+def filtered_estimate(estimate: HandObjectEstimate, frame: FilteredFrame) -> HandObjectEstimate:
+    """`estimate` with the filtered poses of `frame` in place of the raw ones, for outputs that show one pose:
+    the hand's joints and wrist pose (its mesh moved rigidly with the wrist: the mesh's articulation stays
+    raw) and the object pose. A part without a filtered value in `frame` stays raw, as do the 2D fields,
+    scores and boxes."""
+    hand, obj = estimate.hand, estimate.object
+    if frame.hand is not None:
+        move = frame.hand.wrist_pose @ np.linalg.inv(hand.wrist_pose)
+        hand = replace(hand, joints=frame.hand.joints, wrist_pose=frame.hand.wrist_pose,
+                       vertices=transform_points(hand.vertices, move[:3, :3], move[:3, 3]))
+    if frame.object is not None:
+        obj = replace(obj, rotation=frame.object.pose[:3, :3], translation=frame.object.pose[:3, 3])
+    return replace(estimate, hand=hand, object=obj)
 
 
 class HandObjectFilter:

@@ -1,1 +1,1 @@
-"""ROS 2 layer: image and message conversions (pure functions), box sources, diagnostics, the nodes."""
+"""ROS 2 layer: image and message conversions (pure functions), parameters, diagnostics, the nodes."""

@@ -1,7 +1,8 @@
 """HandObjectEstimate -> ROS messages, and camera messages (pure functions: no node, no clock).
 
 Every message built here carries the header passed in, which the node copies from the input image:
-stamp and frame_id (the camera's optical frame) of the image the estimate came from.
+stamp and frame_id (the camera's optical frame) of the image the estimate came from. TF frames of the
+hand carry its side: `<prefix><side>_wrist` (hfl/right_wrist) and, per joint, `<prefix><side>_<joint>`.
 """
 
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -14,13 +15,19 @@ from std_msgs.msg import ColorRGBA, Header
 from transforms3d.quaternions import mat2quat
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
+from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS
+from hfl_ros.detection.policy import ExternalRois
+from hfl_ros.filtering import FilteredFrame, FilteredHand, FilteredObject
 from hfl_ros.geometry.camera import transform_points
+from hfl_ros.inference.tracking import TrackedFrame
 from hfl_ros.results import HandObjectEstimate
+from hfl_ros.msg import FilteredHand as FilteredHandMsg
+from hfl_ros.msg import FilteredObject as FilteredObjectMsg
 from hfl_ros.msg import HandEstimate as HandEstimateMsg
-from hfl_ros.msg import HandObject
+from hfl_ros.msg import HandObject, HandObjectRois
 from hfl_ros.msg import ObjectEstimate as ObjectEstimateMsg
 from hfl_ros.msg import Point2D
+from hfl_ros.retargeting import joints_in_wrist_frame
 from hfl_ros.ros.image_conversion import rgb_to_image
 from tf2_msgs.msg import TFMessage
 
@@ -35,8 +42,7 @@ OBJECT_BOX_RGBA = (0.25, 0.9, 0.25, 1.0)
 SKELETON_LINE_WIDTH = 0.004
 BOX_LINE_WIDTH = 0.003
 
-#: TF child frame names, after the configured prefix.
-WRIST_FRAME = "wrist"
+#: TF child frame of the object, after the configured prefix.
 OBJECT_FRAME = "object"
 
 
@@ -139,31 +145,75 @@ def box_from_roi(roi: RegionOfInterest) -> np.ndarray:
                     dtype=np.float64)
 
 
-def hand_object_message(estimate: HandObjectEstimate, header: Header, box_source: str, untrained: bool,
+def external_rois(message: HandObjectRois) -> ExternalRois:
+    """An external detector's HandObjectRois -> ExternalRois (a zero-size box is "not given": None)."""
+    def box(roi: RegionOfInterest) -> Optional[np.ndarray]:
+        return box_from_roi(roi) if roi.width > 0 and roi.height > 0 else None
+
+    return ExternalRois(stamp_seconds(message.header.stamp), box(message.hand), box(message.object),
+                        object_class=message.object_class, side=message.side)
+
+
+def wrist_frame(frame_prefix: str, side: str) -> str:
+    """TF frame of a hand's wrist: `<prefix><side>_wrist`, e.g. hfl/right_wrist."""
+    return joint_frame(frame_prefix, side, JOINT_NAMES[0])
+
+
+def joint_frame(frame_prefix: str, side: str, joint: str) -> str:
+    """TF frame of one hand joint (a JOINT_NAMES entry): `<prefix><side>_<joint>`, e.g. hfl/left_thumb4."""
+    return f"{frame_prefix}{side}_{joint}"
+
+
+def filtered_hand_message(hand: Optional[FilteredHand]) -> FilteredHandMsg:
+    """The filtered hand of a frame (None: no filtered hand, valid = false)."""
+    if hand is None:
+        return FilteredHandMsg(valid=False)
+    return FilteredHandMsg(valid=True, gated=bool(hand.gated), reset=hand.reset or "", joints=_points(hand.joints),
+                           joints_wrist=_points(hand.joints_wrist),
+                           wrist_pose=pose_from_rotation_translation(hand.wrist_pose[:3, :3], hand.wrist_pose[:3, 3]))
+
+
+def filtered_object_message(obj: Optional[FilteredObject]) -> FilteredObjectMsg:
+    """The filtered object pose of a frame (None: no filtered object, valid = false)."""
+    if obj is None:
+        return FilteredObjectMsg(valid=False)
+    return FilteredObjectMsg(valid=True, gated=bool(obj.gated), reset=obj.reset or "",
+                             pose=pose_from_rotation_translation(obj.pose[:3, :3], obj.pose[:3, 3]))
+
+
+def hand_object_message(frame: TrackedFrame, filtered: Optional[FilteredFrame], header: Header, untrained: bool,
                         image_size: Sequence[int], processing_time: float) -> HandObject:
-    """The per-frame message. image_size: (width, height) px; processing_time: s since the frame arrived."""
+    """The per-frame message: the raw estimate of `frame` (hand_found = false without one), its box sources,
+    and the filter's output (None: the filter is off). image_size: (width, height) px; processing_time: s
+    since the frame arrived."""
+    message = HandObject(
+        header=copy_header(header), hand_found=frame.estimate is not None, passes=int(frame.passes),
+        hand_box_source=frame.hand_source or "", object_box_source=frame.object_source or "",
+        hand_filtered=filtered_hand_message(None if filtered is None else filtered.hand),
+        object_filtered=filtered_object_message(None if filtered is None else filtered.object),
+        untrained=bool(untrained), processing_time=float(processing_time),
+    )
+    if frame.estimate is None:
+        return message
     width, height = image_size
-    hand, obj = estimate.hand, estimate.object
-    hand_msg = HandEstimateMsg(
+    hand, obj = frame.estimate.hand, frame.estimate.object
+    message.hand = HandEstimateMsg(
         side=hand.side, score=float(hand.score), joints=_points(hand.joints), joints_2d=_points_2d(hand.joints_2d),
         wrist_pose=pose_from_rotation_translation(hand.wrist_pose[:3, :3], hand.wrist_pose[:3, 3]),
         mano_pose=np.asarray(hand.mano_pose, dtype=np.float32),
         mano_shape=np.asarray(hand.mano_shape, dtype=np.float32),
         box=roi_from_box(hand.box, width, height),
     )
-    object_msg = ObjectEstimateMsg(
+    message.object = ObjectEstimateMsg(
         name=obj.name, score=float(obj.score), has_pose=obj.has_pose,
         control_points_2d=_points_2d(obj.control_points_2d),
         control_point_scores=np.asarray(obj.control_point_scores, dtype=np.float32),
         inliers=int(obj.inliers), box=roi_from_box(obj.box, width, height),
     )
     if obj.has_pose:
-        object_msg.pose = pose_from_rotation_translation(obj.rotation, obj.translation)
-    return HandObject(
-        header=copy_header(header), hand=hand_msg, object=object_msg, box_source=box_source,
-        untrained=bool(untrained), network_time=float(estimate.timings.get("network", 0.0)),
-        processing_time=float(processing_time),
-    )
+        message.object.pose = pose_from_rotation_translation(obj.rotation, obj.translation)
+    message.network_time = float(frame.estimate.timings.get("network", 0.0))
+    return message
 
 
 def object_pose_message(estimate: HandObjectEstimate, header: Header) -> Optional[PoseStamped]:
@@ -174,10 +224,23 @@ def object_pose_message(estimate: HandObjectEstimate, header: Header) -> Optiona
     return PoseStamped(header=copy_header(header), pose=pose_from_rotation_translation(obj.rotation, obj.translation))
 
 
+def _positions(header: Header, points: np.ndarray) -> PoseArray:
+    poses = [Pose(position=point, orientation=Quaternion(w=1.0)) for point in _points(points)]
+    return PoseArray(header=header, poses=poses)
+
+
 def hand_joints_message(estimate: HandObjectEstimate, header: Header) -> PoseArray:
     """The 21 hand joints (JOINT_NAMES order) as positions, m, camera frame; orientations are identity."""
-    poses = [Pose(position=point, orientation=Quaternion(w=1.0)) for point in _points(estimate.hand.joints)]
-    return PoseArray(header=copy_header(header), poses=poses)
+    return _positions(copy_header(header), estimate.hand.joints)
+
+
+def hand_joints_wrist_message(estimate: HandObjectEstimate, header: Header, frame_prefix: str) -> PoseArray:
+    """The 21 hand joints (JOINT_NAMES order = MediaPipe's landmarks) in the wrist frame, m: the frame_id is
+    `<prefix><side>_wrist`, the stamp the image's; orientations are identity. For robot-hand retargeters."""
+    hand = estimate.hand
+    wrist_header = copy_header(header)
+    wrist_header.frame_id = wrist_frame(frame_prefix, hand.side)
+    return _positions(wrist_header, joints_in_wrist_frame(hand.joints, hand.wrist_pose))
 
 
 def _transform(header: Header, child: str, rotation: np.ndarray, translation: np.ndarray) -> TransformStamped:
@@ -190,12 +253,20 @@ def _transform(header: Header, child: str, rotation: np.ndarray, translation: np
 
 
 def tf_message(estimate: HandObjectEstimate, header: Header, frame_prefix: str, include_hand: bool = True,
-               include_object: bool = True) -> TFMessage:
-    """TF from the image's frame to `<prefix>wrist` (hand) and `<prefix>object` (only with an object pose)."""
+               include_object: bool = True, include_joints: bool = False) -> TFMessage:
+    """TF from the image's frame to `<prefix><side>_wrist` (hand) and `<prefix>object` (only with an object
+    pose); include_joints adds `<prefix><side>_wrist` -> `<prefix><side>_<joint>` for the other 20 joints
+    (translation = the joint in the wrist frame, identity rotation)."""
     transforms = []
+    hand = estimate.hand
     if include_hand:
-        wrist = estimate.hand.wrist_pose
-        transforms.append(_transform(header, frame_prefix + WRIST_FRAME, wrist[:3, :3], wrist[:3, 3]))
+        wrist = wrist_frame(frame_prefix, hand.side)
+        transforms.append(_transform(header, wrist, hand.wrist_pose[:3, :3], hand.wrist_pose[:3, 3]))
+        if include_joints:
+            joint_header = Header(stamp=header.stamp, frame_id=wrist)
+            joints = joints_in_wrist_frame(hand.joints, hand.wrist_pose)
+            transforms.extend(_transform(joint_header, joint_frame(frame_prefix, hand.side, name), np.eye(3), point)
+                              for name, point in zip(JOINT_NAMES[1:], joints[1:]))
     obj = estimate.object
     if include_object and obj.has_pose:
         transforms.append(_transform(header, frame_prefix + OBJECT_FRAME, obj.rotation, obj.translation))
@@ -265,28 +336,51 @@ def _roi_record(roi: RegionOfInterest) -> List[int]:
     return [roi.x_offset, roi.y_offset, roi.x_offset + roi.width, roi.y_offset + roi.height]
 
 
+def _xyz(points: Iterable[Point]) -> List[List[float]]:
+    return [[p.x, p.y, p.z] for p in points]
+
+
+def _filtered_record(message, **values: object) -> Optional[dict]:
+    """gated, reset and `values` of a FilteredHand / FilteredObject message; None when it is not valid."""
+    return {"gated": bool(message.gated), "reset": message.reset or None, **values} if message.valid else None
+
+
 def hand_object_record(message: HandObject) -> dict:
-    """A HandObject message as plain JSON-ready data (metres, pixels, seconds; boxes [x1, y1, x2, y2])."""
-    hand, obj = message.hand, message.object
-    return {
+    """A HandObject message as plain JSON-ready data (metres, pixels, seconds; boxes [x1, y1, x2, y2]).
+    `hand` and `object` are None when no hand was found; their `filtered` None when the filter gave none."""
+    record = {
         "stamp": stamp_seconds(message.header.stamp),
         "frame_id": message.header.frame_id,
         "untrained": bool(message.untrained),
-        "box_source": message.box_source,
+        "hand_found": bool(message.hand_found),
+        "passes": int(message.passes),
         "network_time": float(message.network_time),
         "processing_time": float(message.processing_time),
+        "hand": None,
+        "object": None,
+    }
+    if not message.hand_found:
+        return record
+    hand, obj = message.hand, message.object
+    hand_filtered, object_filtered = message.hand_filtered, message.object_filtered
+    record.update({
         "hand": {
             "side": hand.side, "score": float(hand.score),
-            "joints": [[p.x, p.y, p.z] for p in hand.joints],
+            "joints": _xyz(hand.joints),
             "joints_2d": [[p.x, p.y] for p in hand.joints_2d],
             "wrist_pose": _pose_record(hand.wrist_pose),
             "mano_pose": [float(v) for v in hand.mano_pose], "mano_shape": [float(v) for v in hand.mano_shape],
-            "box": _roi_record(hand.box),
+            "box": _roi_record(hand.box), "box_source": message.hand_box_source,
+            "filtered": _filtered_record(hand_filtered, joints=_xyz(hand_filtered.joints),
+                                         joints_wrist=_xyz(hand_filtered.joints_wrist),
+                                         wrist_pose=_pose_record(hand_filtered.wrist_pose)),
         },
         "object": {
             "name": obj.name, "score": float(obj.score), "has_pose": bool(obj.has_pose),
             "pose": _pose_record(obj.pose) if obj.has_pose else None,
             "control_points_2d": [[p.x, p.y] for p in obj.control_points_2d],
-            "inliers": int(obj.inliers), "box": _roi_record(obj.box),
+            "inliers": int(obj.inliers), "box": _roi_record(obj.box), "box_source": message.object_box_source,
+            "filtered": _filtered_record(object_filtered, pose=_pose_record(object_filtered.pose)),
         },
-    }
+    })
+    return record

@@ -8,13 +8,40 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Deque, Dict, Iterable, Optional, Tuple
+from typing import Deque, Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-#: Number of recent frames that rates and latency percentiles are computed over.
+from hfl_ros.filtering import FilterCounts
+
+#: Number of recent frames that rates, percentiles and the gated fraction are computed over.
 WINDOW = 100
+#: WARN when the outlier gate held back more than this fraction of the recent frames: it then hides a
+#: persistent problem (wrong object, bad intrinsics, a gate too tight) rather than single outliers.
+GATED_WARN_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class PublishedFrame:
+    """What one published frame adds to the statistics.
+
+    latency: s, arrival -> publish; stamp_age: s, now - image stamp; network_time: s, network forward;
+    detector_time: s, hand detection (0 when the detector did not run); hand_source, object_source: where
+    the boxes came from ("" when no hand was found); gated: the outlier gate held the hand or the object back.
+    tracking_counts: detector runs, track losses and re-acquisitions since configure (BoxPolicy.counts);
+    filter_counts: the temporal filter's counters since configure (None when the filter is off).
+    """
+
+    latency: float
+    stamp_age: float
+    network_time: float
+    detector_time: float = 0.0
+    hand_source: str = ""
+    object_source: str = ""
+    gated: bool = False
+    tracking_counts: Mapping[str, int] = field(default_factory=dict)
+    filter_counts: Optional[FilterCounts] = None
 
 
 @dataclass(frozen=True)
@@ -25,8 +52,10 @@ class StatisticsSnapshot:
     before the worker took them; skipped: reason -> frames rejected (bad input, no intrinsics, ...).
     rate: Hz of published frames over the recent window (0 without two of them).
     latency_p50, latency_p95: s, frame arrival -> publish; stamp_age_p50: s, now - image stamp at publish
-    (meaningful when camera and node share a clock). network_p50: s, network forward.
-    last_error: the latest skip reason ("" if none); last_box_source: where the last boxes came from.
+    (meaningful when camera and node share a clock). network_p50: s, network forward; detector_p50: s, hand
+    detection, over the recent frames it ran on. last_error: the latest skip reason ("" if none).
+    no_hand: published frames without a hand. gated_recent: fraction of the recent frames the outlier gate
+    held back. last: the latest published frame (its box sources and the tracking and filter counters).
     """
 
     received: int = 0
@@ -38,8 +67,11 @@ class StatisticsSnapshot:
     latency_p95: float = 0.0
     stamp_age_p50: float = 0.0
     network_p50: float = 0.0
+    detector_p50: float = 0.0
     last_error: str = ""
-    last_box_source: str = ""
+    no_hand: int = 0
+    gated_recent: float = 0.0
+    last: Optional[PublishedFrame] = None
 
 
 class FrameStatistics:
@@ -55,8 +87,11 @@ class FrameStatistics:
         self._latencies: Deque[float] = deque(maxlen=window)
         self._stamp_ages: Deque[float] = deque(maxlen=window)
         self._network: Deque[float] = deque(maxlen=window)
+        self._detector: Deque[float] = deque(maxlen=window)
+        self._gated: Deque[bool] = deque(maxlen=window)
+        self._no_hand = 0
         self._last_error = ""
-        self._last_box_source = ""
+        self._last: Optional[PublishedFrame] = None
 
     def frame_received(self) -> None:
         with self._lock:
@@ -72,16 +107,19 @@ class FrameStatistics:
             self._skipped[reason] += 1
             self._last_error = detail
 
-    def frame_published(self, latency: float, stamp_age: float, network_time: float, box_source: str,
-                        now: Optional[float] = None) -> None:
-        """latency: s arrival -> publish; stamp_age: s now - image stamp; network_time: s forward."""
+    def frame_published(self, frame: PublishedFrame, now: Optional[float] = None) -> None:
+        """A frame whose outputs were published; now: time.monotonic() of the publication."""
         with self._lock:
             self._processed += 1
             self._publish_times.append(time.monotonic() if now is None else now)
-            self._latencies.append(latency)
-            self._stamp_ages.append(stamp_age)
-            self._network.append(network_time)
-            self._last_box_source = box_source
+            self._latencies.append(frame.latency)
+            self._stamp_ages.append(frame.stamp_age)
+            self._network.append(frame.network_time)
+            if frame.detector_time > 0:
+                self._detector.append(frame.detector_time)
+            self._gated.append(frame.gated)
+            self._no_hand += not frame.hand_source
+            self._last = frame
 
     def snapshot(self) -> StatisticsSnapshot:
         with self._lock:
@@ -96,7 +134,8 @@ class FrameStatistics:
                 skipped=dict(self._skipped), rate=rate,
                 latency_p50=percentile(self._latencies, 50), latency_p95=percentile(self._latencies, 95),
                 stamp_age_p50=percentile(self._stamp_ages, 50), network_p50=percentile(self._network, 50),
-                last_error=self._last_error, last_box_source=self._last_box_source,
+                detector_p50=percentile(self._detector, 50), last_error=self._last_error, no_hand=self._no_hand,
+                gated_recent=float(np.mean(self._gated)) if self._gated else 0.0, last=self._last,
             )
 
 
@@ -105,16 +144,41 @@ def _value(key: str, value: object) -> KeyValue:
     return KeyValue(key=key, value=text)
 
 
+def _counts(counts: Mapping[str, int]) -> str:
+    """{"start": 1, "gap": 2} -> "gap:2 start:1" ("none" when empty)."""
+    return " ".join(f"{key}:{value}" for key, value in sorted(counts.items())) or "none"
+
+
+def _frame_values(frame: Optional[PublishedFrame]) -> list:
+    """Box sources and the tracking and filter counters of the latest published frame."""
+    frame = frame or PublishedFrame(0.0, 0.0, 0.0)
+    values = [_value("hand box source", frame.hand_source), _value("object box source", frame.object_source)]
+    values.extend(_value(key.replace("_", " "), frame.tracking_counts.get(key, 0))
+                  for key in ("detector_runs", "track_losses", "reacquisitions"))
+    counts = frame.filter_counts
+    values.append(_value("filter", "off" if counts is None else "on"))
+    if counts is not None:
+        values.extend((_value("filter hand gated", counts.hand_gated),
+                       _value("filter object gated", counts.object_gated),
+                       _value("filter hand resets", _counts(counts.hand_resets)),
+                       _value("filter object resets", _counts(counts.object_resets))))
+    return values
+
+
 def diagnostic_status(snapshot: StatisticsSnapshot, name: str, hardware_id: str, state: str,
                       problems: Tuple[str, ...] = ()) -> DiagnosticStatus:
     """DiagnosticStatus of the node: ERROR while not active or with `problems` that stop processing,
-    WARN with frames skipped or untrained weights (pass those as `problems` prefixed "warn: "), else OK.
+    WARN with frames skipped, untrained weights (pass those as `problems` prefixed "warn: ") or more than
+    GATED_WARN_FRACTION of the recent frames gated, else OK.
 
     state: the lifecycle state label ("active", "inactive", "unconfigured", ...);
     problems: human-readable conditions; those starting with "warn: " only warn.
     """
     errors = [p for p in problems if not p.startswith("warn: ")]
     warnings = [p[len("warn: "):] for p in problems if p.startswith("warn: ")]
+    if snapshot.gated_recent > GATED_WARN_FRACTION:
+        warnings.append(f"the outlier gate held back {snapshot.gated_recent:.0%} of the recent frames (wrong "
+                        "object, bad intrinsics or a gate too tight?)")
     if state != "active" or errors:
         level = DiagnosticStatus.ERROR
     elif warnings or snapshot.skipped:
@@ -135,7 +199,10 @@ def diagnostic_status(snapshot: StatisticsSnapshot, name: str, hardware_id: str,
         _value("latency p95 (s)", snapshot.latency_p95),
         _value("stamp age p50 (s)", snapshot.stamp_age_p50),
         _value("network p50 (s)", snapshot.network_p50),
-        _value("box source", snapshot.last_box_source),
+        _value("detector p50 (s)", snapshot.detector_p50),
+        _value("frames without hand", snapshot.no_hand),
+        _value("filter gated recent", snapshot.gated_recent),
+        *_frame_values(snapshot.last),
         _value("last error", snapshot.last_error),
     ]
     values.extend(_value(f"skipped: {reason}", count) for reason, count in sorted(snapshot.skipped.items()))

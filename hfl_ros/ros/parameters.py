@@ -10,10 +10,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
-from hfl_ros.ros.boxes import BoxSettings
+from hfl_ros.detection.hand_detector import DetectorSettings
+from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings, roi_fractions
+from hfl_ros.filtering import FilterSettings
 from hfl_ros.ros.camera_info import INTRINSICS_SOURCES
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
+#: Parameter name of a FilterSettings field: this prefix + the field name.
+FILTER_PREFIX = "filter_"
 
 #: check(name, value) -> the value to keep; raises ValueError naming the parameter.
 Check = Callable[[str, Any], Any]
@@ -47,14 +51,25 @@ def at_least(minimum: float, exclusive: bool = False) -> Check:
     return check
 
 
+def between(low: float, high: float) -> Check:
+    def check(name: str, value: Any) -> Any:
+        if not low <= value <= high:
+            raise ValueError(f"parameter {name} must be in [{low}, {high}], got {value}")
+        return value
+
+    return check
+
+
 def required(name: str, value: str) -> str:
     if not value:
         raise ValueError(f"parameter {name} is empty: it must be set")
     return value
 
 
-def as_tuple(name: str, value: Any) -> Tuple[float, ...]:
-    return tuple(float(v) for v in value)
+def levels(name: str, value: Any) -> Tuple[int, ...]:
+    if len(value) == 0 or any(int(v) != v or v < 1 for v in value):
+        raise ValueError(f"parameter {name} must be a non-empty list of integers >= 1, got {list(value)}")
+    return tuple(int(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -78,32 +93,89 @@ class NodeSettings:
     intrinsics_source: str = parameter("k", "camera_info matrix giving the image's intrinsics: k (raw image) or "
                                             "p (rectified image)", one_of(*INTRINSICS_SOURCES))
     max_image_pixels: int = parameter(3840 * 2160, "larger frames are skipped", at_least(0, exclusive=True))
-    # --- boxes: external ROIs, else tracking, else the initial ROI (BoxSettings checks these)
+    # --- boxes: external ROIs, else the detector (no track, and every detect_every frames), else tracking,
+    # else the initial ROI (hfl_ros.detection.policy; PolicySettings checks these too)
     use_external_rois: bool = parameter(True, "subscribe `rois` (hfl_ros/HandObjectRois) from an external detector")
     external_roi_max_age: float = parameter(0.1, "s, largest |image stamp - ROI stamp| for an external ROI to "
-                                                 "apply")
-    tracking: bool = parameter(True, "seed each frame's boxes from the previous frame's predictions")
-    tracking_max_age: float = parameter(0.5, "s, largest stamp gap over which tracking applies")
-    tracking_hand_expansion: float = parameter(1.3, "scale of the tracked hand box (box of the 2D joints)")
-    tracking_object_expansion: float = parameter(1.2, "scale of the tracked object box (box of the control "
-                                                      "points)")
-    tracking_min_hand_score: float = parameter(0.0, "hand score a prediction needs to seed tracking")
-    tracking_min_object_score: float = parameter(0.0, "object score a prediction needs to seed tracking")
-    tracking_min_box_size: float = parameter(24.0, "px, smallest side of a tracked box")
+                                                 "apply", at_least(0))
+    detector: bool = parameter(True, "built-in MediaPipe hand detector (the `detector` extra; configure fails "
+                                     "naming it when it is missing)")
+    detector_model: str = parameter("", "Hand Landmarker .task file; empty = the one of the `detector` extra")
+    detector_min_confidence: float = parameter(0.3, "palm-detection and hand-presence thresholds of the "
+                                                    "detector, in [0, 1]", between(0.0, 1.0))
+    detector_crop_size: int = parameter(256, "px, side the detector's square crops are resized to", at_least(32))
+    detector_grid_levels: Tuple[int, ...] = parameter((1, 2), "grid searched when the full frame and the crops "
+                                                      "around the last hand find nothing (level n: square tiles "
+                                                      "of min(W, H) / n px, overlapping by half)", levels)
+    detect_every: int = parameter(10, "frames between detector runs while a hand is tracked (re-acquire, catch "
+                                      "a second hand, confirm the track); 0 = only without a track", at_least(0))
+    hand_selection: str = parameter("larger", "hand to follow when several are seen: right, left, larger, or "
+                                              "holding (overlaps the object box most)", one_of(*HAND_SELECTIONS))
+    hand_side: str = parameter("auto", "auto = the detector's handedness (the subject's own hand), or right / "
+                                       "left for every hand", one_of(*HAND_SIDES))
+    track_min_iou: float = parameter(0.3, "IoU of the tracked box with a detection that confirms the track",
+                                     between(0.0, 1.0))
+    max_unconfirmed: int = parameter(3, "detector runs in a row that see no hand at the track before it ends",
+                                     at_least(0))
+    tracking_max_age: float = parameter(0.5, "s, largest stamp gap over which a track lasts; 0 = no tracking",
+                                        at_least(0))
+    tracking_margin: float = parameter(1.2, "tracked hand box = 2D joints' box x 1.1 (training crops) x this",
+                                       at_least(0, exclusive=True))
+    object_tracking_margin: float = parameter(1.1, "tracked object box = box of the control points x this",
+                                              at_least(0, exclusive=True))
+    tracking_min_hand_score: float = parameter(0.0, "hand score an estimate needs to keep the track")
+    tracking_min_object_score: float = parameter(0.0, "object score an estimate needs to track the object box")
+    object_from_hand_scale: float = parameter(2.0, "without an object box: a region centred on the hand box, "
+                                                   "this times its size", at_least(0, exclusive=True))
+    object_refine_passes: int = parameter(3, "most network passes per frame while refining a hand-centred object "
+                                             "box from the object decoder's control points", at_least(1))
+    object_refine_min_iou: float = parameter(0.7, "another pass when the refined box's IoU with the box used is "
+                                                  "below this", between(0.0, 1.0))
+    object_refine_min_score: float = parameter(0.5, "decoder confidence a control point needs to count for the "
+                                                    "refined box (when PnP found no pose)", between(0.0, 1.0))
+    min_box_size: float = parameter(24.0, "px, smallest side of a box given to the network", at_least(0))
+    use_initial_roi: bool = parameter(False, "when no other source gives a hand box, use the initial ROIs (the "
+                                             "hand must be held there); false = the frame has no hand")
     initial_hand_roi: Tuple[float, ...] = parameter((0.3, 0.25, 0.7, 0.75), "[x1, y1, x2, y2] fractions of the "
-                                                    "image: hand box without external ROI or tracking", as_tuple)
+                                                    "image: the last-resort hand box", roi_fractions)
     initial_object_roi: Tuple[float, ...] = parameter((0.35, 0.3, 0.65, 0.7), "[x1, y1, x2, y2] fractions of the "
-                                                      "image: object box without external ROI or tracking", as_tuple)
+                                                      "image: the object box with the initial hand ROI", roi_fractions)
+    # --- temporal filter and outlier gate (hfl_ros.filtering; filter_<name> is FilterSettings.<name>)
+    filter: bool = parameter(True, "temporal filter and outlier gate of the hand and the object; off = the "
+                                   "filtered fields of hand_object are invalid and every output is raw")
+    outputs_filtered: bool = parameter(True, "TF, object_pose, hand_joints, hand_joints_wrist and markers carry "
+                                             "the filtered poses (false: the raw ones); hand_object has both")
+    filter_position_min_cutoff: float = parameter(1.0, "Hz, One-Euro cut-off of still wrist / object positions "
+                                                       "(lower = smoother, more lag)")
+    filter_position_beta: float = parameter(20.0, "Hz per m/s, cut-off increase with speed (higher = less lag "
+                                                  "when moving)")
+    filter_rotation_min_cutoff: float = parameter(1.0, "Hz, the same for wrist / object rotations")
+    filter_rotation_beta: float = parameter(2.0, "Hz per rad/s")
+    filter_joints_min_cutoff: float = parameter(1.0, "Hz, the same for the 21 joints in the wrist frame")
+    filter_joints_beta: float = parameter(5.0, "Hz per m/s")
+    filter_derivative_cutoff: float = parameter(1.0, "Hz, cut-off of the speed estimates")
+    filter_gating: bool = parameter(True, "hold back jumps larger than the gate")
+    filter_gate_translation: float = parameter(0.2, "m, largest accepted jump of the wrist / object position from "
+                                                    "the filtered pose")
+    filter_gate_rotation_deg: float = parameter(30.0, "deg, largest accepted jump of the rotation")
+    filter_gate_persist_frames: int = parameter(3, "a jump persisting this many frames is accepted (the filter "
+                                                   "restarts there)")
+    filter_max_gap: float = parameter(0.5, "s without frames after which the filter restarts")
     # --- outputs
-    frame_prefix: str = parameter("hfl/", "TF child frames are <prefix>wrist and <prefix>object")
+    frame_prefix: str = parameter("hfl/", "TF child frames are <prefix><side>_wrist (side: right or left) and "
+                                          "<prefix>object")
     min_hand_score: float = parameter(0.0, "hand outputs (joints, wrist TF, hand markers) need this score")
     min_object_score: float = parameter(0.0, "object outputs (pose, TF, box marker) need this score")
     min_object_inliers: int = parameter(4, "object outputs need this many PnP inliers", at_least(0))
     publish_hand_object: bool = parameter(True, "publish the per-frame hfl_ros/HandObject on `hand_object`")
     publish_object_pose: bool = parameter(True, "publish geometry_msgs/PoseStamped on `object_pose`")
     publish_hand_joints: bool = parameter(True, "publish geometry_msgs/PoseArray (21 joints) on `hand_joints`")
+    publish_hand_joints_wrist: bool = parameter(True, "publish geometry_msgs/PoseArray (21 joints in the wrist "
+                                                      "frame <prefix><side>_wrist) on `hand_joints_wrist`")
+    publish_joint_tf: bool = parameter(False, "add TF <prefix><side>_wrist -> <prefix><side>_<joint> for the 20 "
+                                              "other joints (constants.JOINT_NAMES)")
     publish_markers: bool = parameter(True, "publish visualization_msgs/MarkerArray on `markers`")
-    publish_tf: bool = parameter(True, "publish TF (camera frame -> <prefix>wrist, <prefix>object) on /tf")
+    publish_tf: bool = parameter(True, "publish TF (camera frame -> <prefix><side>_wrist, <prefix>object) on /tf")
     publish_debug_image: bool = parameter(True, "publish the overlay on `debug_image` (rendered only while "
                                                 "subscribed)")
     marker_lifetime: float = parameter(0.5, "s, marker lifetime in RViz; 0 = until replaced", at_least(0))
@@ -118,7 +190,8 @@ class NodeSettings:
             check = row.metadata["check"]
             if check is not None:
                 object.__setattr__(self, row.name, check(row.name, getattr(self, row.name)))
-        self.boxes  # noqa: B018  (BoxSettings checks the box parameters)
+        self.policy  # noqa: B018  (PolicySettings and FilterSettings check their parameters as a whole)
+        self.filter_settings  # noqa: B018
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> "NodeSettings":
@@ -132,14 +205,32 @@ class NodeSettings:
         return cls(**values)
 
     @property
-    def boxes(self) -> BoxSettings:
-        return BoxSettings(
-            initial_hand_box=self.initial_hand_roi, initial_object_box=self.initial_object_roi,
-            external_max_age=self.external_roi_max_age, tracking_max_age=self.tracking_max_age,
-            hand_expansion=self.tracking_hand_expansion, object_expansion=self.tracking_object_expansion,
-            tracking_min_hand_score=self.tracking_min_hand_score,
-            tracking_min_object_score=self.tracking_min_object_score, min_box_size=self.tracking_min_box_size,
+    def policy(self) -> PolicySettings:
+        """Where boxes come from (hfl_ros.detection.policy)."""
+        return PolicySettings(
+            detect_every=self.detect_every, hand_selection=self.hand_selection, hand_side=self.hand_side,
+            track_min_iou=self.track_min_iou, max_unconfirmed=self.max_unconfirmed,
+            tracking_max_age=self.tracking_max_age, tracking_min_hand_score=self.tracking_min_hand_score,
+            tracking_min_object_score=self.tracking_min_object_score, tracking_margin=self.tracking_margin,
+            object_tracking_margin=self.object_tracking_margin, object_from_hand_scale=self.object_from_hand_scale,
+            refine_max_passes=self.object_refine_passes, refine_min_iou=self.object_refine_min_iou,
+            refine_min_score=self.object_refine_min_score, external_max_age=self.external_roi_max_age,
+            initial_hand_roi=self.initial_hand_roi if self.use_initial_roi else None,
+            initial_object_roi=self.initial_object_roi if self.use_initial_roi else None,
+            min_box_size=self.min_box_size,
         )
+
+    @property
+    def detector_settings(self) -> DetectorSettings:
+        """The built-in hand detector's settings (used when `detector` is true)."""
+        return DetectorSettings(model_path=self.detector_model, min_detection_confidence=self.detector_min_confidence,
+                                min_presence_confidence=self.detector_min_confidence,
+                                crop_size=self.detector_crop_size, grid_levels=self.detector_grid_levels)
+
+    @property
+    def filter_settings(self) -> FilterSettings:
+        """The temporal filter's settings: FilterSettings.<name> is the parameter filter_<name>."""
+        return FilterSettings(**{row.name: getattr(self, FILTER_PREFIX + row.name) for row in fields(FilterSettings)})
 
     @property
     def registry_file(self) -> Path:

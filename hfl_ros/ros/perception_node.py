@@ -2,14 +2,18 @@
 
 Subscribes (relative names, remappable): `image` (sensor_msgs/Image, or `image/compressed` with
 image_transport:=compressed), `camera_info`, and optionally `rois` (hfl_ros/HandObjectRois).
-Publishes: `hand_object` (hfl_ros/HandObject), `object_pose` (geometry_msgs/PoseStamped), `hand_joints`
-(geometry_msgs/PoseArray), `markers` (visualization_msgs/MarkerArray), `debug_image` (sensor_msgs/Image,
-rendered only while subscribed), TF on /tf (tf2_msgs/TFMessage) and /diagnostics.
+Publishes: `hand_object` (hfl_ros/HandObject: raw and filtered estimate, box sources), `object_pose`
+(geometry_msgs/PoseStamped), `hand_joints` and `hand_joints_wrist` (geometry_msgs/PoseArray, camera and
+wrist frame), `markers` (visualization_msgs/MarkerArray), `debug_image` (sensor_msgs/Image, rendered only
+while subscribed), TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics.
 
 Frames are processed on a worker thread, newest first: a frame arriving while another waits replaces
-it (counted as dropped). Every output carries the input image's header. A frame that cannot be processed
-is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing non-finite is
-published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
+it (counted as dropped). Per frame the worker runs the tracker (hfl_ros.inference.tracking: box sources,
+hand detector, either hand, object box refinement), then the temporal filter (hfl_ros.filtering), and
+publishes; this module only converts and publishes. Every output carries the input image's header. A
+frame without a hand gives a hand_object with hand_found = false and nothing else. A frame that cannot be
+processed is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing
+non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
 `ros2 run hfl_ros perception_node --ros-args --params-file config/perception.yaml` or
 `python -m hfl_ros.ros.perception_node --ros-args ...`. With `autostart`, `main` configures and activates
 the node; SIGINT or SIGTERM stop it after the frame in progress is published, then rclpy shuts down.
@@ -20,7 +24,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import rclpy
@@ -34,17 +38,21 @@ from rclpy.parameter import Parameter as RosParameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from hfl_ros.detection.hand_detector import HandDetector
+from hfl_ros.detection.policy import BoxPolicy, ExternalRois, frame_object_name
+from hfl_ros.filtering import FilteredFrame, HandObjectFilter, filtered_estimate, observations
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.inference.tracking import HandObjectTracker, TrackedFrame
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois
 from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.ros import conversions
-from hfl_ros.ros.boxes import BoxSelector, FrameBoxes, tracking_boxes
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
-from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status
+from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status
 from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
 from hfl_ros.ros.worker import LatestFrameWorker
@@ -69,6 +77,8 @@ SKIP_NO_FRAME_ID = "no frame_id"
 SKIP_ESTIMATION = "estimation failed"
 SKIP_NON_FINITE = "non-finite estimate"
 SKIP_INTERNAL = "internal error"
+#: Throttled log keys of conditions that do not skip the frame.
+LOG_OBJECT_CLASS = "object class"
 
 
 @dataclass
@@ -106,9 +116,12 @@ class PerceptionNode(LifecycleNode):
         self._settings: Optional[NodeSettings] = None
         self._estimator = None
         self._registry: Optional[ObjectRegistry] = None
-        self._object_model: Optional[ObjectModel] = None
+        self._object = ""  # the `object` parameter, changed at run time by _set_object
         self._camera_info: Optional[CameraInfo] = None
-        self._selector: Optional[BoxSelector] = None
+        self._tracker: Optional[HandObjectTracker] = None
+        self._filter: Optional[HandObjectFilter] = None
+        self._pending_rois: Optional[ExternalRois] = None  # from `rois`, handed to the tracker by the worker
+        self._scene: Optional[tuple] = None  # (frame_id, width, height, object name) of the last frame
         self._worker: Optional[LatestFrameWorker[Frame]] = None
         self._outputs: Dict[str, Any] = {}
         self._inputs: List[Any] = []
@@ -131,17 +144,27 @@ class PerceptionNode(LifecycleNode):
         try:
             settings = NodeSettings.from_values(values)
             registry = ObjectRegistry.from_yaml(settings.registry_file)
-            object_model = registry.model(settings.object)
-            estimator = self._estimator_factory(settings.checkpoint or None, settings.mano_dir, settings.device,
-                                                settings.fp16)
+            registry.model(settings.object)
+            # first the detector: a missing `detector` extra fails before the network loads
+            detector = HandDetector(settings.detector_settings) if settings.detector else None
+            try:
+                estimator = self._estimator_factory(settings.checkpoint or None, settings.mano_dir, settings.device,
+                                                    settings.fp16)
+            except Exception:
+                if detector is not None:
+                    detector.close()
+                raise
         except Exception as error:  # every configure failure must be reported, whatever raised it
             self._config_error = f"configure failed: {type(error).__name__}: {error}"
             self.get_logger().error(self._config_error)
             return TransitionCallbackReturn.FAILURE
         self._config_error = ""
-        self._settings, self._registry, self._object_model = settings, registry, object_model
+        self._settings, self._registry, self._object = settings, registry, settings.object
         self._estimator = estimator
-        self._selector = BoxSelector(settings.boxes)
+        self._tracker = HandObjectTracker(estimator, BoxPolicy(settings.policy, detector=detector is not None),
+                                          detector)
+        self._filter = HandObjectFilter(settings.filter_settings) if settings.filter else None
+        self._pending_rois = self._scene = None
         self._create_publishers(settings)
         self._worker = LatestFrameWorker(self._process, self._on_worker_error,
                                          on_drop=lambda frame: self.stats.frame_dropped())
@@ -149,7 +172,9 @@ class PerceptionNode(LifecycleNode):
             self.get_logger().error(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
                                     "message is marked untrained")
         self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
-                               f"checkpoint {settings.checkpoint or '(none: untrained)'}")
+                               f"checkpoint {settings.checkpoint or '(none: untrained)'}, hand detector "
+                               f"{'on' if detector is not None else 'off'}, "
+                               f"filter {'on' if settings.filter else 'off'}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -187,8 +212,10 @@ class PerceptionNode(LifecycleNode):
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
-        self._settings = self._registry = self._object_model = self._selector = self._estimator = None
-        self._camera_info = None
+        if self._tracker is not None and self._tracker.detector is not None:
+            self._tracker.detector.close()
+        self._settings = self._registry = self._tracker = self._filter = self._estimator = None
+        self._camera_info = self._pending_rois = self._scene = None
 
     def _destroy_subscriptions(self) -> None:
         for subscription in self._inputs:
@@ -202,6 +229,7 @@ class PerceptionNode(LifecycleNode):
             "hand_object": (settings.publish_hand_object, HandObject, "hand_object", reliable),
             "object_pose": (settings.publish_object_pose, PoseStamped, "object_pose", reliable),
             "hand_joints": (settings.publish_hand_joints, PoseArray, "hand_joints", reliable),
+            "hand_joints_wrist": (settings.publish_hand_joints_wrist, PoseArray, "hand_joints_wrist", reliable),
             "markers": (settings.publish_markers, MarkerArray, "markers", reliable),
             "tf": (settings.publish_tf, TFMessage, "/tf", tf_qos),
             "debug_image": (settings.publish_debug_image, Image, "debug_image",
@@ -223,10 +251,9 @@ class PerceptionNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _set_object(self, name: str) -> None:
-        model = self._registry.model(name)
+        self._registry.model(name)  # refuses an unknown object or an unreadable mesh
         with self._lock:
-            self._object_model = model
-            self._selector.reset()
+            self._object = name
         self.get_logger().info(f"object is now {name!r}")
 
     # ----------------------------------------------------------------------------------------- callbacks
@@ -238,12 +265,13 @@ class PerceptionNode(LifecycleNode):
         self._camera_info = message
 
     def _on_rois(self, message: HandObjectRois) -> None:
+        rois = conversions.external_rois(message)
         with self._lock:
-            self._selector.set_external(conversions.stamp_seconds(message.header.stamp),
-                                        conversions.box_from_roi(message.hand),
-                                        conversions.box_from_roi(message.object))
+            self._pending_rois = rois
 
     def _on_worker_error(self, frame: Frame, error: BaseException) -> None:
+        if self._filter is not None:  # no observation in this frame: the filter restarts at the next one
+            self._filter.update(conversions.stamp_seconds(frame.message.header.stamp), None, None)
         if isinstance(error, SkippedFrame):
             self._skip(error.reason, str(error))
         else:
@@ -253,11 +281,15 @@ class PerceptionNode(LifecycleNode):
 
     def _skip(self, reason: str, detail: str) -> None:
         self.stats.frame_skipped(reason, detail)
+        self._warn(reason, f"frame skipped ({reason}): {detail}")
+
+    def _warn(self, key: str, text: str) -> None:
+        """Log a warning, at most once per `log_throttle` seconds for the same key."""
         now = time.monotonic()
         throttle = self._settings.log_throttle if self._settings is not None else 5.0
-        if now - self._last_log.get(reason, -np.inf) >= throttle:
-            self._last_log[reason] = now
-            self.get_logger().warning(f"frame skipped ({reason}): {detail}")
+        if now - self._last_log.get(key, -np.inf) >= throttle:
+            self._last_log[key] = now
+            self.get_logger().warning(text)
 
     # ----------------------------------------------------------------------------------------- processing
     def _decode(self, message: Union[Image, CompressedImage], max_pixels: int) -> np.ndarray:
@@ -291,55 +323,103 @@ class PerceptionNode(LifecycleNode):
         height, width = rgb.shape[:2]
         K = self._intrinsics(info, width, height)
         stamp = conversions.stamp_seconds(header.stamp)
-        with self._lock:
-            object_model = self._object_model
-            boxes = self._selector.select(stamp, width, height)
+        object_model = self._frame_object(stamp, header.frame_id, width, height)
         try:
-            estimate = self._estimator.estimate(rgb, K, boxes.hand, boxes.object, object_model)
+            tracked = self._tracker.process(rgb, K, stamp, object_model)
         except EstimationError as error:
             raise SkippedFrame(SKIP_ESTIMATION, str(error)) from error
-        bad = conversions.non_finite_fields(estimate)
-        if bad:
-            raise SkippedFrame(SKIP_NON_FINITE, f"estimate has non-finite values in {', '.join(bad)}")
-        if settings.tracking:
-            hand_box, object_box = tracking_boxes(estimate, K, object_model.control_points, settings.boxes)
-            with self._lock:
-                if object_model is self._object_model:
-                    self._selector.set_tracked(stamp, hand_box, object_box)
-        self._publish(frame, estimate, boxes, rgb, K, object_model)
+        estimate = tracked.estimate
+        filtered = None
+        if estimate is not None:
+            bad = conversions.non_finite_fields(estimate)
+            if bad:
+                raise SkippedFrame(SKIP_NON_FINITE, f"estimate has non-finite values in {', '.join(bad)}")
+        if self._filter is not None:
+            hand, obj = observations(estimate) if estimate is not None else (None, None)
+            hand_ok, object_ok = self._shown_parts(estimate)
+            filtered = self._filter.update(stamp, hand if hand_ok else None, obj if object_ok else None)
+        self._publish(frame, tracked, filtered, rgb, K, object_model)
 
-    def _publish(self, frame: Frame, estimate: HandObjectEstimate, boxes: FrameBoxes, rgb: np.ndarray,
+    def _frame_object(self, stamp: float, frame_id: str, width: int, height: int) -> ObjectModel:
+        """The object of the frame stamped `stamp` (the external ROIs' class, else the `object` parameter);
+        hands the latest external ROIs to the tracker, and restarts its track when the object or the camera
+        changed (the track belongs to the previous ones)."""
+        with self._lock:
+            rois, self._pending_rois = self._pending_rois, None
+            parameter = self._object
+        policy = self._tracker.policy
+        if rois is not None:
+            policy.set_external(rois)
+        external = policy.external(stamp)
+        name, warning = frame_object_name(external, parameter, self._registry.names)
+        if warning is not None:
+            self._warn(LOG_OBJECT_CLASS, warning)
+        scene = (frame_id, width, height, name)
+        if self._scene is not None and scene != self._scene:
+            policy.reset()
+            if external is not None:  # made for this very image
+                policy.set_external(external)
+        self._scene = scene
+        return self._registry.model(name)
+
+    def _shown_parts(self, estimate: Optional[HandObjectEstimate]) -> Tuple[bool, bool]:
+        """Whether the hand and the object of an estimate are good enough for the outputs (and the filter):
+        min_hand_score; an object pose with min_object_score and min_object_inliers."""
+        if estimate is None:
+            return False, False
+        settings, obj = self._settings, estimate.object
+        return (estimate.hand.score >= settings.min_hand_score,
+                obj.has_pose and obj.score >= settings.min_object_score and obj.inliers >= settings.min_object_inliers)
+
+    def _publish(self, frame: Frame, tracked: TrackedFrame, filtered: Optional[FilteredFrame], rgb: np.ndarray,
                  K: np.ndarray, object_model: ObjectModel) -> None:
         settings, publishers = self._settings, self._outputs
         header = frame.message.header
         height, width = rgb.shape[:2]
-        hand_ok = estimate.hand.score >= settings.min_hand_score
-        obj = estimate.object
-        object_ok = (obj.has_pose and obj.score >= settings.min_object_score
-                     and obj.inliers >= settings.min_object_inliers)
+        estimate = tracked.estimate
         if "hand_object" in publishers:
             publishers["hand_object"].publish(conversions.hand_object_message(
-                estimate, header, boxes.source, self._estimator.untrained, (width, height),
+                tracked, filtered, header, self._estimator.untrained, (width, height),
                 time.monotonic() - frame.arrival))
+        if estimate is not None:
+            self._publish_poses(header, estimate, filtered, object_model)
+        debug = publishers.get("debug_image")
+        if debug is not None and debug.get_subscription_count() > 0:
+            banner = UNTRAINED_BANNER if self._estimator.untrained else ""
+            overlay = rgb if estimate is None else draw_estimate(rgb, K, estimate, object_model, banner=banner)
+            debug.publish(conversions.image_message(overlay, header))
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.stats.frame_published(PublishedFrame(
+            latency=time.monotonic() - frame.arrival, stamp_age=now - conversions.stamp_seconds(header.stamp),
+            network_time=float(estimate.timings.get("network", 0.0)) if estimate is not None else 0.0,
+            detector_time=tracked.detector_time, hand_source=tracked.hand_source or "",
+            object_source=tracked.object_source or "", gated=filtered is not None and filtered.gated,
+            tracking_counts=dict(self._tracker.policy.counts),
+            filter_counts=None if self._filter is None else self._filter.counts,
+        ))
+
+    def _publish_poses(self, header: Header, estimate: HandObjectEstimate, filtered: Optional[FilteredFrame],
+                       object_model: ObjectModel) -> None:
+        """TF, object_pose, hand_joints, hand_joints_wrist and markers: the filtered poses with
+        `outputs_filtered` (and the filter on), else the raw ones; each part only when good enough."""
+        settings, publishers = self._settings, self._outputs
+        hand_ok, object_ok = self._shown_parts(estimate)
+        if filtered is not None and settings.outputs_filtered:
+            estimate = filtered_estimate(estimate, filtered)
         if "object_pose" in publishers and object_ok:
             publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
         if "hand_joints" in publishers and hand_ok:
             publishers["hand_joints"].publish(conversions.hand_joints_message(estimate, header))
+        if "hand_joints_wrist" in publishers and hand_ok:
+            publishers["hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
+                estimate, header, settings.frame_prefix))
         if "tf" in publishers and (hand_ok or object_ok):
             publishers["tf"].publish(conversions.tf_message(estimate, header, settings.frame_prefix, hand_ok,
-                                                            object_ok))
+                                                            object_ok, include_joints=settings.publish_joint_tf))
         if "markers" in publishers:
             publishers["markers"].publish(conversions.marker_array(
                 estimate, header, object_model.control_points, lifetime=settings.marker_lifetime,
                 include_hand=hand_ok, include_object=object_ok))
-        debug = publishers.get("debug_image")
-        if debug is not None and debug.get_subscription_count() > 0:
-            banner = UNTRAINED_BANNER if self._estimator.untrained else ""
-            debug.publish(conversions.image_message(draw_estimate(rgb, K, estimate, object_model, banner=banner),
-                                                    header))
-        now = self.get_clock().now().nanoseconds * 1e-9
-        self.stats.frame_published(time.monotonic() - frame.arrival, now - conversions.stamp_seconds(header.stamp),
-                                   float(estimate.timings.get("network", 0.0)), boxes.source)
 
     # ----------------------------------------------------------------------------------------- diagnostics
     def _problems(self) -> tuple:

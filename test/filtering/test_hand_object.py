@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hfl_ros.filtering import HandObjectFilter, HandObservation, ObjectObservation
+from hfl_ros.filtering import FilteredFrame, HandObjectFilter, HandObservation, ObjectObservation, filtered_estimate
 from hfl_ros.filtering.track import FilterSettings
 from hfl_ros.geometry.so3 import exp_map, rotation_angle
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
@@ -105,6 +105,36 @@ def test_update_estimate_takes_the_estimate_hand_and_object_pose():
         name="mug", rotation=None, translation=None, control_points_2d=np.zeros((21, 2)),
         control_point_scores=np.zeros(21), inliers=0, box=np.zeros(4), score=0.0))
     assert HandObjectFilter().update_estimate(0.0, no_pose).object is None
+
+
+def test_filtered_estimate_puts_the_filtered_poses_in_place_and_moves_the_mesh_with_the_wrist():
+    hand, obj = _hand(0), _object(0)
+    rng = np.random.default_rng(2)
+    estimate = HandObjectEstimate(
+        hand=HandEstimate(joints=hand.joints, vertices=hand.wrist_pose[:3, 3] + rng.normal(0, 0.05, (778, 3)),
+                          faces=np.zeros((1538, 3), int), joints_2d=rng.uniform(0, 99, (21, 2)),
+                          wrist_pose=hand.wrist_pose, mano_pose=np.zeros(48), mano_shape=np.zeros(10),
+                          box=np.zeros(4), score=1.0),
+        object=ObjectEstimate(name="mug", rotation=obj.pose[:3, :3], translation=obj.pose[:3, 3],
+                              control_points_2d=np.zeros((21, 2)), control_point_scores=np.zeros(21), inliers=10,
+                              box=np.zeros(4), score=1.0),
+    )
+    moved_hand, moved_object = _hand(9, shift=(0.02, 0.0, 0.01)), _object(9)
+    frame = HandObjectFilter().update(0.0, moved_hand, moved_object)
+    shown = filtered_estimate(estimate, frame)
+    np.testing.assert_allclose(shown.hand.joints, moved_hand.joints, atol=1e-12)
+    np.testing.assert_allclose(shown.hand.wrist_pose, moved_hand.wrist_pose, atol=1e-12)
+    def in_wrist_frame(vertices, pose):
+        return (vertices - pose[:3, 3]) @ pose[:3, :3]
+
+    np.testing.assert_allclose(in_wrist_frame(shown.hand.vertices, shown.hand.wrist_pose),  # the same mesh
+                               in_wrist_frame(estimate.hand.vertices, estimate.hand.wrist_pose), atol=1e-12)
+    assert not np.allclose(shown.hand.vertices, estimate.hand.vertices, atol=1e-3)
+    np.testing.assert_allclose(shown.object.rotation, moved_object.pose[:3, :3], atol=1e-12)
+    np.testing.assert_allclose(shown.object.translation, moved_object.pose[:3, 3], atol=1e-12)
+    np.testing.assert_array_equal(shown.hand.joints_2d, estimate.hand.joints_2d)  # 2D fields stay raw
+    unchanged = filtered_estimate(estimate, FilteredFrame(0.0, None, None))
+    assert unchanged.hand is estimate.hand and unchanged.object is estimate.object
 
 
 def test_non_finite_joints_are_rejected_by_name():

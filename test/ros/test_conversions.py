@@ -1,5 +1,7 @@
-"""HandObjectEstimate -> ROS messages: headers copied, poses and quaternions exact, marker sizes."""
+"""HandObjectEstimate -> ROS messages: headers copied, poses and quaternions exact, box sources and filtered
+fields carried, TF frames named by the hand's side, marker sizes."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,9 +15,14 @@ from std_msgs.msg import Header  # noqa: E402
 from transforms3d.quaternions import quat2mat  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.detection.policy import HandTarget, SourcedBox  # noqa: E402
+from hfl_ros.filtering import HandObjectFilter  # noqa: E402
+from hfl_ros.geometry.camera import transform_points  # noqa: E402
 from hfl_ros.geometry.control_points import control_points_from_points  # noqa: E402
+from hfl_ros.inference.tracking import TrackedFrame  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402
+from hfl_ros.msg import HandObjectRois  # noqa: E402  (after conversions: the generated package joins hfl_ros)
 from hfl_ros.ros.camera_info import intrinsics_from_camera_info  # noqa: E402
 from hfl_ros.ros.image_conversion import image_to_rgb  # noqa: E402
 
@@ -32,6 +39,20 @@ def _matrix(q) -> np.ndarray:
     return quat2mat([q.w, q.x, q.y, q.z])
 
 
+def _xyz(points) -> np.ndarray:
+    return np.array([[p.x, p.y, p.z] for p in points])
+
+
+def _tracked(estimate, hand_source: str = "tracking", object_source: str = "refined", passes: int = 2) -> TrackedFrame:
+    """The tracker's frame around an estimate: its boxes with the given sources."""
+    hand = HandTarget(SourcedBox(estimate.hand.box, hand_source), estimate.hand.side)
+    return TrackedFrame(estimate, hand, SourcedBox(estimate.object.box, object_source), passes, None, 0.0)
+
+
+def _left(estimate):
+    return dataclasses.replace(estimate, hand=dataclasses.replace(estimate.hand, side="left"))
+
+
 def test_quaternion_round_trips_and_is_unit():
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -44,9 +65,11 @@ def test_quaternion_round_trips_and_is_unit():
 
 def test_hand_object_message_carries_the_estimate(estimate_factory):
     estimate = estimate_factory(object_angle=0.7)
-    msg = conversions.hand_object_message(estimate, HEADER, "tracking", True, (320, 240), 0.5)
+    msg = conversions.hand_object_message(_tracked(estimate), None, HEADER, True, (320, 240), 0.5)
     assert _same_header(msg.header) and msg.header is not HEADER
-    assert (msg.box_source, msg.untrained) == ("tracking", True)
+    assert (msg.hand_found, msg.hand_box_source, msg.object_box_source, msg.passes, msg.untrained) == \
+        (True, "tracking", "refined", 2, True)
+    assert msg.hand.side == "right" and not msg.hand_filtered.valid and not msg.object_filtered.valid
     assert np.isclose(msg.network_time, 0.4) and np.isclose(msg.processing_time, 0.5)
     joints = np.array([[p.x, p.y, p.z] for p in msg.hand.joints])
     np.testing.assert_allclose(joints, estimate.hand.joints)
@@ -61,13 +84,50 @@ def test_hand_object_message_carries_the_estimate(estimate_factory):
     assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (100, 60, 120, 120)
 
 
+def test_filtered_fields_carry_the_filter_output(estimate_factory):
+    hand_object_filter = HandObjectFilter()
+    hand_object_filter.update_estimate(10.0, estimate_factory(object_angle=0.5, wrist_angle=0.3))
+    estimate = estimate_factory(object_angle=0.6, wrist_angle=0.5)  # turned: the filter lags behind
+    filtered = hand_object_filter.update_estimate(10.04, estimate)
+    msg = conversions.hand_object_message(_tracked(estimate), filtered, HEADER, False, (320, 240), 0.1)
+    hand, obj = msg.hand_filtered, msg.object_filtered
+    assert hand.valid and obj.valid and not hand.gated and (hand.reset, obj.reset) == ("", "")
+    np.testing.assert_allclose(_xyz(hand.joints), filtered.hand.joints)
+    np.testing.assert_allclose(_xyz(hand.joints_wrist), filtered.hand.joints_wrist)
+    np.testing.assert_allclose(_matrix(hand.wrist_pose.orientation), filtered.hand.wrist_pose[:3, :3], atol=1e-12)
+    np.testing.assert_allclose(_matrix(obj.pose.orientation), filtered.object.pose[:3, :3], atol=1e-12)
+    assert not np.allclose(_matrix(obj.pose.orientation), estimate.object.rotation, atol=1e-3)  # raw != filtered
+    np.testing.assert_allclose(_matrix(msg.object.pose.orientation), estimate.object.rotation, atol=1e-12)
+    restarted = HandObjectFilter().update_estimate(10.0, estimate_factory(object_angle=None))
+    msg = conversions.hand_object_message(_tracked(estimate), restarted, HEADER, False, (320, 240), 0.1)
+    assert (msg.hand_filtered.valid, msg.hand_filtered.reset, msg.object_filtered.valid) == (True, "start", False)
+
+
+def test_a_frame_without_hand_is_marked_and_empty():
+    nothing = TrackedFrame(None, None, None, 0, 3, 0.02)
+    msg = conversions.hand_object_message(nothing, None, HEADER, False, (320, 240), 0.1)
+    assert _same_header(msg.header) and not msg.hand_found
+    assert (msg.hand_box_source, msg.object_box_source, msg.object.name, msg.network_time) == ("", "", "", 0.0)
+    record = conversions.hand_object_record(msg)
+    assert (record["hand_found"], record["hand"], record["object"]) == (False, None, None)
+
+
+def test_external_rois_zero_size_box_is_not_given():
+    rois = HandObjectRois(header=HEADER, hand=conversions.roi_from_box(np.array([10.0, 20.0, 50.0, 60.0]), 64, 64),
+                          object_class="025_mug", side="left")
+    external = conversions.external_rois(rois)
+    assert external.stamp == pytest.approx(1700000000.123456789) and external.object_box is None
+    np.testing.assert_array_equal(external.hand_box, [10, 20, 50, 60])
+    assert (external.object_class, external.side) == ("025_mug", "left")
+
+
 def test_no_pose_gives_identity_and_no_pose_outputs(estimate_factory):
     estimate = estimate_factory(object_angle=None)
-    msg = conversions.hand_object_message(estimate, HEADER, "initial", False, (320, 240), 0.1)
+    msg = conversions.hand_object_message(_tracked(estimate, "roi", "roi", 1), None, HEADER, False, (320, 240), 0.1)
     assert not msg.object.has_pose and msg.object.pose.orientation.w == 1.0
     assert conversions.object_pose_message(estimate, HEADER) is None
     tf = conversions.tf_message(estimate, HEADER, "hfl/")
-    assert [t.child_frame_id for t in tf.transforms] == ["hfl/wrist"]
+    assert [t.child_frame_id for t in tf.transforms] == ["hfl/right_wrist"]
 
 
 def test_object_pose_and_tf_share_the_image_header(estimate_factory):
@@ -75,14 +135,35 @@ def test_object_pose_and_tf_share_the_image_header(estimate_factory):
     pose = conversions.object_pose_message(estimate, HEADER)
     assert _same_header(pose.header)
     np.testing.assert_allclose(_matrix(pose.pose.orientation), estimate.object.rotation, atol=1e-12)
-    tf = conversions.tf_message(estimate, HEADER, "left/")
-    assert [t.child_frame_id for t in tf.transforms] == ["left/wrist", "left/object"]
+    tf = conversions.tf_message(_left(estimate), HEADER, "cam1/")
+    assert [t.child_frame_id for t in tf.transforms] == ["cam1/left_wrist", "cam1/object"]
     for transform in tf.transforms:
         assert _same_header(transform.header)
     wrist = tf.transforms[0].transform
     np.testing.assert_allclose([wrist.translation.x, wrist.translation.y, wrist.translation.z],
                                estimate.hand.joints[0])
     assert conversions.tf_message(estimate, HEADER, "", include_hand=False).transforms[0].child_frame_id == "object"
+
+
+def test_joint_tf_and_wrist_frame_joints_are_the_camera_joints_seen_from_the_wrist(estimate_factory):
+    estimate = _left(estimate_factory(object_angle=0.4, wrist_angle=0.9))
+    wrist = estimate.hand.wrist_pose
+    transforms = conversions.tf_message(estimate, HEADER, "hfl/", include_joints=True).transforms
+    assert [t.child_frame_id for t in transforms] == \
+        ["hfl/left_wrist"] + [f"hfl/left_{name}" for name in JOINT_NAMES[1:]] + ["hfl/object"]
+    joints = transforms[1:NUM_JOINTS]
+    assert all(t.header.frame_id == "hfl/left_wrist" and t.header.stamp == HEADER.stamp for t in joints)
+    assert all(t.transform.rotation.w == 1.0 for t in joints)
+    local = np.array([[t.transform.translation.x, t.transform.translation.y, t.transform.translation.z]
+                      for t in joints])
+    np.testing.assert_allclose(transform_points(local, wrist[:3, :3], wrist[:3, 3]), estimate.hand.joints[1:],
+                               atol=1e-12)
+    poses = conversions.hand_joints_wrist_message(estimate, HEADER, "hfl/")
+    assert poses.header.frame_id == "hfl/left_wrist" and poses.header.stamp == HEADER.stamp
+    assert HEADER.frame_id == "camera_color_optical_frame"  # the image's header is left as it was
+    positions = np.array([[p.position.x, p.position.y, p.position.z] for p in poses.poses])
+    assert len(positions) == NUM_JOINTS and np.allclose(positions[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(positions[1:], local, atol=1e-12)
 
 
 def test_hand_joints_are_a_pose_array_in_joint_order(estimate_factory):
@@ -154,13 +235,21 @@ def test_camera_messages_round_trip_through_the_node_conversions():
 
 def test_hand_object_record_is_plain_json(estimate_factory):
     estimate = estimate_factory(object_angle=0.3)
+    filtered = HandObjectFilter().update_estimate(1.0, estimate)
     record = conversions.hand_object_record(
-        conversions.hand_object_message(estimate, HEADER, "external", False, (320, 240), 0.25))
+        conversions.hand_object_message(_tracked(estimate, "external", "hand"), filtered, HEADER, False, (320, 240),
+                                        0.25))
     decoded = json.loads(json.dumps(record))
-    assert decoded["stamp"] == pytest.approx(1700000000.123456789) and decoded["box_source"] == "external"
+    assert decoded["stamp"] == pytest.approx(1700000000.123456789) and decoded["hand_found"] is True
+    assert (decoded["hand"]["box_source"], decoded["object"]["box_source"]) == ("external", "hand")
+    assert decoded["hand"]["filtered"]["reset"] == "start" and decoded["hand"]["filtered"]["gated"] is False
+    np.testing.assert_allclose(decoded["hand"]["filtered"]["joints_wrist"], filtered.hand.joints_wrist)
+    np.testing.assert_allclose(decoded["object"]["filtered"]["pose"]["position"], filtered.object.pose[:3, 3])
     np.testing.assert_allclose(decoded["hand"]["joints"], estimate.hand.joints)
     np.testing.assert_allclose(decoded["object"]["pose"]["position"], estimate.object.translation)
     assert decoded["hand"]["box"] == [100, 60, 220, 180]
     no_pose = conversions.hand_object_record(
-        conversions.hand_object_message(estimate_factory(), HEADER, "initial", True, (320, 240), 0.1))
+        conversions.hand_object_message(_tracked(estimate_factory(), "roi", "roi"), None, HEADER, True, (320, 240),
+                                        0.1))
     assert no_pose["object"]["pose"] is None and no_pose["untrained"] is True
+    assert no_pose["hand"]["filtered"] is None and no_pose["object"]["filtered"] is None

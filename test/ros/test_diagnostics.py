@@ -9,7 +9,8 @@ pytest.importorskip("rclpy", exc_type=ImportError,
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 
-from hfl_ros.ros.diagnostics import FrameStatistics, diagnostic_status, status_values  # noqa: E402
+from hfl_ros.filtering import FilterCounts  # noqa: E402
+from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status, status_values  # noqa: E402
 
 
 def _values(status: DiagnosticStatus) -> dict:
@@ -20,15 +21,42 @@ def test_counters_rate_and_percentiles():
     stats = FrameStatistics()
     for i in range(11):
         stats.frame_received()
-        stats.frame_published(latency=0.1 * (i + 1), stamp_age=0.2, network_time=0.05, box_source="tracking",
-                              now=100.0 + 0.5 * i)
+        stats.frame_published(PublishedFrame(latency=0.1 * (i + 1), stamp_age=0.2, network_time=0.05,
+                                             hand_source="tracking"), now=100.0 + 0.5 * i)
     stats.frame_dropped()
     stats.frame_skipped("bad image", "unsupported encoding 'rgb16'")
     snap = stats.snapshot()
     assert (snap.received, snap.processed, snap.dropped, snap.skipped) == (11, 11, 1, {"bad image": 1})
     assert snap.rate == pytest.approx(2.0)
     assert snap.latency_p50 == pytest.approx(0.6)
-    assert snap.last_error == "unsupported encoding 'rgb16'" and snap.last_box_source == "tracking"
+    assert snap.last_error == "unsupported encoding 'rgb16'" and snap.last.hand_source == "tracking"
+
+
+def test_box_sources_tracking_and_filter_counters_are_reported():
+    stats = FrameStatistics()
+    counts = FilterCounts(frames=4, hand_gated=1, object_gated=2, hand_resets={"start": 1, "gap": 2},
+                          object_resets={"start": 1})
+    stats.frame_published(PublishedFrame(0.1, 0.1, 0.05, detector_time=0.03, hand_source="detector",
+                                         object_source="refined", tracking_counts={"detector_runs": 5,
+                                                                                   "track_losses": 1}))
+    stats.frame_published(PublishedFrame(0.1, 0.1, 0.0, gated=True, filter_counts=counts))  # no hand
+    values = _values(diagnostic_status(stats.snapshot(), "n", "h", "active"))
+    assert (values["hand box source"], values["object box source"], values["frames without hand"]) == ("", "", "1")
+    assert values["detector p50 (s)"] == "0.0300" and values["filter gated recent"] == "0.5000"
+    assert (values["filter"], values["filter hand gated"], values["filter object gated"]) == ("on", "1", "2")
+    assert (values["filter hand resets"], values["filter object resets"]) == ("gap:2 start:1", "start:1")
+    first = _values(diagnostic_status(FrameStatistics().snapshot(), "n", "h", "active"))
+    assert (first["filter"], first["detector runs"], first["track losses"]) == ("off", "0", "0")
+
+
+def test_mostly_gated_frames_warn():
+    stats = FrameStatistics()
+    for gated in (True, True, False):
+        stats.frame_published(PublishedFrame(0.1, 0.1, 0.05, hand_source="tracking", gated=gated))
+    status = diagnostic_status(stats.snapshot(), "n", "h", "active")
+    assert status.level == DiagnosticStatus.WARN and "held back 67% of the recent frames" in status.message
+    stats.frame_published(PublishedFrame(0.1, 0.1, 0.05, hand_source="tracking"))
+    assert diagnostic_status(stats.snapshot(), "n", "h", "active").level == DiagnosticStatus.OK
 
 
 def test_counters_are_thread_safe():

@@ -41,11 +41,24 @@ def test_shipped_values_build_settings():
     settings = NodeSettings.from_values(values)
     assert settings.checkpoint == ""  # empty = untrained
     assert settings.registry_file == package_config_file("objects.yaml")
-    assert settings.boxes.initial_hand_box == tuple(values["initial_hand_roi"])
-    assert settings.boxes.min_box_size == values["tracking_min_box_size"]
+    assert settings.policy.initial_hand_roi is None  # use_initial_roi: false, the detector finds hands
+    assert settings.policy.min_box_size == values["min_box_size"] and settings.detector
+    with_roi = NodeSettings.from_values(dict(values, use_initial_roi=True)).policy
+    assert with_roi.initial_hand_roi == tuple(values["initial_hand_roi"])
+    assert with_roi.initial_object_roi == tuple(values["initial_object_roi"])
+    assert settings.detector_settings.grid_levels == tuple(values["detector_grid_levels"])
     assert settings.image_transport == "raw" and settings.min_object_inliers == 4
     assert NodeSettings.from_values(dict(values, object_registry="/my/objects.yaml")).registry_file == \
         Path("/my/objects.yaml")
+
+
+def test_filter_parameters_are_the_filter_settings_fields_with_the_prefix():
+    values = {name: value for name, value in _shipped().items() if name.startswith("filter_")}
+    settings = NodeSettings.from_values(dict(values, mano_dir="/some/mano", filter_gate_translation=0.05,
+                                             filter_gate_persist_frames=5))
+    fields = settings.filter_settings.__dict__
+    assert set(fields) == {name[len("filter_"):] for name in values}
+    assert (fields["gate_translation"], fields["gate_persist_frames"]) == (0.05, 5)
 
 
 @pytest.mark.parametrize("override, match", [
@@ -55,9 +68,15 @@ def test_shipped_values_build_settings():
     ({"max_image_pixels": 0}, "parameter max_image_pixels must be > 0"),
     ({"min_object_inliers": -1}, "parameter min_object_inliers must be >= 0"),
     ({"marker_lifetime": float("nan")}, "parameter marker_lifetime must be >= 0"),
-    ({"tracking_max_age": -0.1}, "tracking_max_age"),
-    ({"tracking_hand_expansion": 0.5}, "hand_expansion"),
-    ({"initial_object_roi": [0.5, 0.5, 0.5, 0.6]}, "initial_object_box"),
+    ({"tracking_max_age": -0.1}, "parameter tracking_max_age must be >= 0"),
+    ({"tracking_margin": 0.0}, "parameter tracking_margin must be > 0"),
+    ({"hand_selection": "nearest"}, "parameter hand_selection must be one of"),
+    ({"hand_side": "both"}, "parameter hand_side must be one of"),
+    ({"object_refine_min_iou": 1.5}, r"parameter object_refine_min_iou must be in \[0.0, 1.0\]"),
+    ({"object_refine_passes": 0}, "parameter object_refine_passes must be >= 1"),
+    ({"detector_grid_levels": [1, 0]}, "parameter detector_grid_levels must be a non-empty list"),
+    ({"initial_object_roi": [0.5, 0.5, 0.5, 0.6]}, "initial_object_roi must be"),
+    ({"filter_gate_translation": 0.0}, "gate_translation"),
     ({"diagnostics_period": 0.0}, "parameter diagnostics_period must be > 0"),
     ({"no_such_thing": 1}, "no_such_thing"),
 ])

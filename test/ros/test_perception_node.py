@@ -2,13 +2,14 @@
 
 The node runs with the shipped config/perception.yaml (plus a MANO directory and a few test overrides)
 on a DDS domain of its own, discovering peers on this host only. Most tests use the real node process
-with a deterministic stand-in for the network (test/ros/standin_node.py: known estimates, fixed delay);
-the last one runs the real network (untrained) through the lifecycle.
+with a deterministic stand-in for the network (test/ros/standin_node.py: known estimates, fixed delay),
+the real box policy, hand detector (MediaPipe) and temporal filter; the last one runs the real network
+(untrained) through the lifecycle.
 
 The stand-in node process is shared, but each test stands alone: the `standin` fixture first brings the
-node back to its shipped state (active, raw images, the default object) whatever an earlier test left,
-and each test stamps its frames from its own epoch, 100 s past any other test's, so that no tracked box
-or external ROI carries over between tests.
+node back to its start state (active, STANDIN_PARAMETERS, the default object) whatever an earlier test
+left, and each test stamps its frames from its own epoch, 100 s past any other test's, so that no track,
+external ROI or filter state carries over between tests (the filter restarts after a gap).
 """
 
 import itertools
@@ -31,15 +32,18 @@ from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
+from transforms3d.quaternions import quat2mat  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
+from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
+from hfl_ros.geometry.boxes import box_iou  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
 from hfl_ros.msg import HandObjectRois  # noqa: E402
 from hfl_ros.ros.conversions import box_from_roi, camera_info_message, image_message, roi_from_box, \
@@ -57,7 +61,13 @@ FRAME = "hfl_test_camera_optical_frame"
 WIDTH, HEIGHT = 160, 120
 K = np.array([[150.0, 0.0, 80.0], [0.0, 150.0, 60.0], [0.0, 0.0, 1.0]])
 STANDIN_DELAY = 0.25
-MAX_PIXELS = 200_000
+MAX_PIXELS = 400_000
+#: Parameters the stand-in node starts with (over the shipped file) and that tests change; the `standin`
+#: fixture restores them. Boxes from the fixed ROI unless a test turns the detector on.
+STANDIN_PARAMETERS = {"image_transport": "raw", "detector": False, "use_initial_roi": True, "filter": True,
+                      "outputs_filtered": True, "publish_joint_tf": False}
+#: The stand-in's hand and object depths (test/ros/standin_node.py).
+STANDIN_HAND_DEPTH = 0.5
 STANDIN_NS = "/standin"
 REAL_NS = "/real"
 OUTPUT_TIMEOUT = 20.0
@@ -170,7 +180,8 @@ def _wait_connected(ros: Ros, namespace: str, timeout: float = 20.0) -> None:
 def standin_process(ros: Ros, mano_dir: Path, tmp_path_factory) -> Iterator[NodeProcess]:
     log = tmp_path_factory.mktemp("standin") / "node.log"
     node = _start_node(ros, STANDIN, STANDIN_NS, {"mano_dir": str(mano_dir), "max_image_pixels": MAX_PIXELS,
-                                                  "diagnostics_period": 0.2, "log_throttle": 0.0},
+                                                  "diagnostics_period": 0.2, "log_throttle": 0.0,
+                                                  **STANDIN_PARAMETERS},
                        log, {"HFL_STANDIN_DELAY": str(STANDIN_DELAY)})
     try:
         assert _wait_state(ros, STANDIN_NS, "active"), node.log_tail()
@@ -182,12 +193,12 @@ def standin_process(ros: Ros, mano_dir: Path, tmp_path_factory) -> Iterator[Node
 
 @pytest.fixture()
 def standin(ros: Ros, standin_process: NodeProcess) -> NodeProcess:
-    """The stand-in node in its shipped state (active, raw images, the default object), whatever an earlier
-    test changed."""
-    if _get_parameter(ros, STANDIN_NS, "image_transport") != "raw":
-        for transition in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP):
-            assert _transition(ros, STANDIN_NS, transition)
-        assert _set_parameter(ros, STANDIN_NS, "image_transport", "raw").successful
+    """The stand-in node in its start state (active, STANDIN_PARAMETERS, the default object), whatever an
+    earlier test changed."""
+    current = _get_parameters(ros, STANDIN_NS, list(STANDIN_PARAMETERS))
+    changed = {name: value for name, value in STANDIN_PARAMETERS.items() if current[name] != value}
+    if changed:
+        _reconfigure(ros, STANDIN_NS, **changed)
     state = _lifecycle_state(ros, STANDIN_NS)
     if state == "unconfigured":
         assert _transition(ros, STANDIN_NS, Transition.TRANSITION_CONFIGURE), standin_process.log_tail()
@@ -267,17 +278,33 @@ def _call(ros: Ros, service_type: type, name: str, request: object, timeout: flo
         ros.node.destroy_client(client)
 
 
-def _get_parameter(ros: Ros, namespace: str, name: str) -> str:
+def _get_parameters(ros: Ros, namespace: str, names: List[str]) -> Dict[str, object]:
+    """Name -> value (bool or str parameters)."""
     response = _call(ros, GetParameters, f"{namespace}/perception_node/get_parameters",
-                     GetParameters.Request(names=[name]))
-    return response.values[0].string_value
+                     GetParameters.Request(names=names))
+    return {name: value.bool_value if value.type == ParameterType.PARAMETER_BOOL else value.string_value
+            for name, value in zip(names, response.values)}
 
 
-def _set_parameter(ros: Ros, namespace: str, name: str, value: str):
-    parameter = ParameterMsg(name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value))
+def _get_parameter(ros: Ros, namespace: str, name: str) -> object:
+    return _get_parameters(ros, namespace, [name])[name]
+
+
+def _set_parameters(ros: Ros, namespace: str, **values: object) -> list:
+    """Set bool or str parameters in one call; the SetParametersResult of each."""
+    def value_of(value: object) -> ParameterValue:
+        if isinstance(value, bool):
+            return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+        return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+
+    parameters = [ParameterMsg(name=name, value=value_of(value)) for name, value in values.items()]
     response = _call(ros, SetParameters, f"{namespace}/perception_node/set_parameters",
-                     SetParameters.Request(parameters=[parameter]))
-    return response.results[0]
+                     SetParameters.Request(parameters=parameters))
+    return list(response.results)
+
+
+def _set_parameter(ros: Ros, namespace: str, name: str, value: object):
+    return _set_parameters(ros, namespace, **{name: value})[0]
 
 
 def _transition(ros: Ros, namespace: str, transition_id: int) -> bool:
@@ -287,6 +314,49 @@ def _transition(ros: Ros, namespace: str, transition_id: int) -> bool:
 
 def _lifecycle_state(ros: Ros, namespace: str) -> str:
     return _call(ros, GetState, f"{namespace}/perception_node/get_state", GetState.Request()).current_state.label
+
+
+def _reconfigure(ros: Ros, namespace: str, **values: object) -> None:
+    """Bring the node down to unconfigured, set parameters read at configure, configure and activate."""
+    state = _lifecycle_state(ros, namespace)
+    if state == "active":
+        assert _transition(ros, namespace, Transition.TRANSITION_DEACTIVATE)
+    if state in ("active", "inactive"):
+        assert _transition(ros, namespace, Transition.TRANSITION_CLEANUP)
+    assert all(result.successful for result in _set_parameters(ros, namespace, **values))
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert _transition(ros, namespace, transition)
+    _wait_connected(ros, namespace)
+
+
+def _send_with_rois(ros: Ros, namespace: str, seconds: float, hand_box, object_box=None, object_class: str = "",
+                    side: str = "") -> object:
+    """External ROIs for the frame stamped `seconds` (None = a box not given), then the frame; its
+    hand_object."""
+    def roi(box):
+        return RegionOfInterest() if box is None else roi_from_box(np.asarray(box, float), WIDTH, HEIGHT)
+
+    ros.cameras[namespace].rois.publish(HandObjectRois(header=_header(seconds), hand=roi(hand_box),
+                                                       object=roi(object_box), object_class=object_class,
+                                                       side=side))
+    time.sleep(0.2)
+    _send(ros, namespace, seconds)
+    results = _wait_output(ros.recorders[namespace], "hand_object", seconds)
+    assert results, f"no hand_object for the frame stamped {seconds}"
+    return results[0]
+
+
+def _position(pose) -> np.ndarray:
+    return np.array([pose.position.x, pose.position.y, pose.position.z])
+
+
+def _xyz(points) -> np.ndarray:
+    return np.array([[p.x, p.y, p.z] for p in points])
+
+
+def _transforms(recorder: harness.OutputRecorder, seconds: float, count: int = 1) -> Dict[str, object]:
+    """Child frame -> TransformStamped of the TF published for the frame stamped `seconds`."""
+    return {t.child_frame_id: t for t in _wait_output(recorder, "tf", seconds, count)}
 
 
 def _floats(message: object) -> Iterator[float]:
@@ -331,10 +401,11 @@ def test_every_output_carries_the_input_header(ros, standin):
         assert messages, f"no {topic} for the frame stamped {t}\n{standin.log_tail()}"
         headers = ([k.header for m in messages for k in m.markers] if topic == "markers"
                    else [m.header for m in messages])
-        assert all(h.frame_id == FRAME for h in headers), topic
+        assert all(h.frame_id == FRAME for h in headers) or topic == "hand_joints_wrist", topic
 
     result = outputs["hand_object"][0]
-    assert result.untrained and result.box_source == "initial" and result.object.name == "006_mustard_bottle"
+    assert result.untrained and result.hand_found and result.object.name == "006_mustard_bottle"
+    assert (result.hand_box_source, result.object_box_source, result.hand.side) == ("roi", "roi", "right")
     assert result.network_time == pytest.approx(STANDIN_DELAY) and result.processing_time >= STANDIN_DELAY
     assert result.object.has_pose and result.object.inliers == 21
     assert _unit(result.hand.wrist_pose.orientation) and _unit(result.object.pose.orientation)
@@ -354,10 +425,13 @@ def test_every_output_carries_the_input_header(ros, standin):
         sorted([2 * (len(JOINT_PARENTS) - 1), 2 * len(BOX_EDGES)])
     assert all(_stamp_is(m, t) and m.header.frame_id == FRAME for m in markers.values())
 
+    wrist_joints = outputs["hand_joints_wrist"][0]
+    assert wrist_joints.header.frame_id == "hfl/right_wrist" and len(wrist_joints.poses) == NUM_JOINTS
+
     transforms = {t.child_frame_id: t for t in outputs["tf"]}
-    assert set(transforms) == {"hfl/wrist", "hfl/object"}
+    assert set(transforms) == {"hfl/right_wrist", "hfl/object"}
     assert all(_unit(t.transform.rotation) for t in transforms.values())
-    wrist = transforms["hfl/wrist"].transform.translation
+    wrist = transforms["hfl/right_wrist"].transform.translation
     assert (wrist.x, wrist.y, wrist.z) == pytest.approx(
         (result.hand.joints[0].x, result.hand.joints[0].y, result.hand.joints[0].z))
 
@@ -367,34 +441,50 @@ def test_every_output_carries_the_input_header(ros, standin):
     assert (overlay != rgb).any(axis=2).mean() > 0.01  # the estimate is drawn over the frame
 
 
-def test_box_sources_tracking_external_initial(ros, standin):
+def test_box_sources_roi_tracking_external_then_roi_again(ros, standin):
     recorder = ros.recorders[STANDIN_NS]
     t = next(EPOCHS)
     _send(ros, STANDIN_NS, t)
     first = _wait_output(recorder, "hand_object", t)[0]
-    assert first.box_source == "initial"
+    assert (first.hand_box_source, first.object_box_source) == ("roi", "roi")
     _send(ros, STANDIN_NS, t + 0.2)
     tracked = _wait_output(recorder, "hand_object", t + 0.2)[0]
-    assert tracked.box_source == "tracking"
+    assert (tracked.hand_box_source, tracked.object_box_source) == ("tracking", "tracking")
     joints_2d = np.array([[p.x, p.y] for p in first.hand.joints_2d])
     centre = (joints_2d.min(0) + joints_2d.max(0)) / 2
-    half = np.maximum((joints_2d.max(0) - joints_2d.min(0)) * 1.3 / 2, 24.0 / 2)  # shipped expansion, min size
+    half = np.maximum((joints_2d.max(0) - joints_2d.min(0)) * 1.1 * 1.2 / 2, 24.0 / 2)  # x1.1 x margin, min size
     expected = np.clip(np.concatenate((centre - half, centre + half)), 0, [WIDTH, HEIGHT] * 2)
     np.testing.assert_allclose(box_from_roi(tracked.hand.box), box_from_roi(roi_from_box(expected, WIDTH, HEIGHT)))
 
     hand_box, object_box = np.array([10.0, 12.0, 70.0, 90.0]), np.array([60.0, 30.0, 120.0, 100.0])
-    rois = HandObjectRois(header=_header(t + 0.4), hand=roi_from_box(hand_box, WIDTH, HEIGHT),
-                          object=roi_from_box(object_box, WIDTH, HEIGHT))
-    ros.cameras[STANDIN_NS].rois.publish(rois)
-    time.sleep(0.3)
-    _send(ros, STANDIN_NS, t + 0.4)
-    external = _wait_output(recorder, "hand_object", t + 0.4)[0]
-    assert external.box_source == "external"
+    external = _send_with_rois(ros, STANDIN_NS, t + 0.4, hand_box, object_box)
+    assert (external.hand_box_source, external.object_box_source) == ("external", "external")
     np.testing.assert_array_equal(box_from_roi(external.hand.box), hand_box)
     np.testing.assert_array_equal(box_from_roi(external.object.box), object_box)
 
     _send(ros, STANDIN_NS, t + 9.0)  # past both ages
-    assert _wait_output(recorder, "hand_object", t + 9.0)[0].box_source == "initial"
+    assert _wait_output(recorder, "hand_object", t + 9.0)[0].hand_box_source == "roi"
+
+
+def test_external_rois_give_the_object_class_and_the_left_hand_in_messages_and_tf(ros, standin):
+    recorder = ros.recorders[STANDIN_NS]
+    t = next(EPOCHS)
+    hand_box = np.array([30.0, 20.0, 90.0, 100.0])
+    left = _send_with_rois(ros, STANDIN_NS, t, hand_box, object_class="025_mug", side="left")
+    assert (left.hand.side, left.object.name, left.hand_box_source) == ("left", "025_mug", "external")
+    assert left.object_box_source in ("hand", "refined") and 1 <= left.passes <= 3  # no object box given
+    # the stand-in puts the wrist on the ray through the hand box's centre of the image it is given: the
+    # mirrored image for a left hand; mirrored back, the wrist lies on the ray through this box's centre
+    u, v = (hand_box[:2] + hand_box[2:]) / 2
+    expected = STANDIN_HAND_DEPTH * np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
+    np.testing.assert_allclose(_position(left.hand.wrist_pose), expected, atol=1e-9)
+    transforms = _transforms(recorder, t, count=2)
+    assert set(transforms) == {"hfl/left_wrist", "hfl/object"}
+    assert _wait_output(recorder, "hand_joints_wrist", t)[0].header.frame_id == "hfl/left_wrist"
+
+    unknown = _send_with_rois(ros, STANDIN_NS, t + 0.2, hand_box, object_class="no_such_object")
+    assert (unknown.hand.side, unknown.object.name) == ("right", PARAMETERS["object"].default)
+    assert "external ROI object class 'no_such_object' is not registered" in standin.log.read_text()
 
 
 def test_object_parameter_changes_at_run_time(ros, standin):
@@ -408,6 +498,120 @@ def test_object_parameter_changes_at_run_time(ros, standin):
     assert _get_parameter(ros, STANDIN_NS, "object") == "025_mug"
     _send(ros, STANDIN_NS, t + 1.0)
     assert _wait_output(recorder, "hand_object", t + 1.0)[0].object.name == "025_mug"
+
+
+@pytest.fixture(scope="module")
+def rendered_hand():
+    """A 640x480 rendered frame whose procedural hand MediaPipe finds (the detector tests' seed 18)."""
+    return render_sequence(18, 1)[0]
+
+
+def test_detector_finds_the_hand_then_tracking_and_a_frame_without_hand_has_no_outputs(ros, standin,
+                                                                                    rendered_hand):
+    _reconfigure(ros, STANDIN_NS, detector=True, use_initial_roi=False)
+    recorder, camera = ros.recorders[STANDIN_NS], ros.cameras[STANDIN_NS]
+    image, K_rendered = rendered_hand.image, rendered_hand.annotation.K
+    height, width = image.shape[:2]
+    blank = np.full_like(image, 128)
+    t = next(EPOCHS)
+    results = {}
+    for seconds, rgb in ((t, image), (t + 0.1, image), (t + 10.0, blank), (t + 20.0, image)):
+        camera.info.publish(camera_info_message(K_rendered, width, height, _header(seconds)))
+        camera.image.publish(image_message(rgb, _header(seconds)))
+        found = _wait_output(recorder, "hand_object", seconds)
+        assert found, f"no hand_object for the frame stamped {seconds}\n{standin.log_tail()}"
+        results[seconds] = found[0]
+    detected, tracked, nothing, again = results.values()
+    assert (detected.hand_found, detected.hand_box_source) == (True, "detector")
+    assert box_iou(box_from_roi(detected.hand.box), rendered_hand.hand_box) > 0.5
+    assert detected.object_box_source in ("hand", "refined")
+    assert (tracked.hand_found, tracked.hand_box_source) == (True, "tracking")
+    assert not nothing.hand_found and (nothing.hand_box_source, nothing.object.name) == ("", "")
+    assert (again.hand_found, again.hand_box_source) == (True, "detector")  # re-acquired
+    time.sleep(1.0)  # anything published for the frame without hand would have arrived
+    for topic in ("object_pose", "hand_joints", "hand_joints_wrist", "tf"):
+        assert _with_stamp(recorder, topic, t + 10.0) == [], topic
+        assert _with_stamp(recorder, topic, t + 20.0), topic
+    diagnostics = _fresh_diagnostics(ros, STANDIN_NS)
+    assert (diagnostics["detector runs"], diagnostics["track losses"], diagnostics["reacquisitions"]) == \
+        ("3", "1", "1"), diagnostics
+    assert int(diagnostics["frames without hand"]) >= 1 and float(diagnostics["detector p50 (s)"]) > 0
+
+
+def _moving_hand(ros: Ros, t: float, frames: int) -> List[object]:
+    """hand_object of `frames` frames 0.1 s apart whose external hand box moves 3 px right per frame
+    (the stand-in's wrist then moves 10 mm per frame at its depth)."""
+    return [_send_with_rois(ros, STANDIN_NS, t + 0.1 * k, [10.0 + 3 * k, 40.0, 50.0 + 3 * k, 80.0])
+            for k in range(frames)]
+
+
+def _pose_matrix(pose) -> np.ndarray:
+    q = pose.orientation
+    matrix = np.eye(4)
+    matrix[:3, :3], matrix[:3, 3] = quat2mat([q.w, q.x, q.y, q.z]), _position(pose)
+    return matrix
+
+
+def test_filtered_hand_and_object_on_tf_pose_topics_and_the_wrist_frame_then_gate_and_time_reset(ros, standin):
+    recorder = ros.recorders[STANDIN_NS]
+    t = next(EPOCHS)
+    results = _moving_hand(ros, t, 5)
+    assert results[0].hand_filtered.reset == "start" and results[0].object_filtered.reset == "start"
+    last, stamp = results[-1], t + 0.4
+    hand, obj = last.hand_filtered, last.object_filtered
+    assert hand.valid and obj.valid and not hand.gated and hand.reset == ""
+    wrist = _pose_matrix(hand.wrist_pose)
+    np.testing.assert_allclose(_xyz(hand.joints_wrist) @ wrist[:3, :3].T + wrist[:3, 3], _xyz(hand.joints),
+                               atol=1e-9)
+    lag = np.linalg.norm(_position(hand.wrist_pose) - _position(last.hand.wrist_pose))
+    assert lag > 1e-3, f"filtered and raw wrist are {lag} m apart: nothing to tell them by"
+    tf_wrist = _transforms(recorder, stamp, count=2)["hfl/right_wrist"].transform.translation
+    np.testing.assert_allclose([tf_wrist.x, tf_wrist.y, tf_wrist.z], _position(hand.wrist_pose), atol=1e-9)
+    np.testing.assert_allclose(_position(_wait_output(recorder, "object_pose", stamp)[0].pose), _position(obj.pose),
+                               atol=1e-9)
+    np.testing.assert_allclose([[p.position.x, p.position.y, p.position.z] for p in
+                                _wait_output(recorder, "hand_joints", stamp)[0].poses], _xyz(hand.joints), atol=1e-9)
+    in_wrist = _wait_output(recorder, "hand_joints_wrist", stamp)[0]
+    assert in_wrist.header.frame_id == "hfl/right_wrist" and len(in_wrist.poses) == NUM_JOINTS
+    np.testing.assert_allclose([[p.position.x, p.position.y, p.position.z] for p in in_wrist.poses],
+                               _xyz(hand.joints_wrist), atol=1e-9)
+
+    before = int(_fresh_diagnostics(ros, STANDIN_NS)["filter hand gated"])
+    jump = _send_with_rois(ros, STANDIN_NS, t + 0.5, [90.0, 40.0, 130.0, 80.0])  # the wrist jumps 0.23 m
+    assert jump.hand_filtered.gated
+    held = _position(jump.hand_filtered.wrist_pose)
+    np.testing.assert_allclose(held, _position(hand.wrist_pose), atol=1e-12)  # the last filtered pose, held
+    tf_wrist = _transforms(recorder, t + 0.5, count=1)["hfl/right_wrist"].transform.translation
+    np.testing.assert_allclose([tf_wrist.x, tf_wrist.y, tf_wrist.z], held, atol=1e-9)
+    assert np.linalg.norm(_position(jump.hand.wrist_pose) - held) > 0.2  # the raw estimate did jump
+    assert int(_fresh_diagnostics(ros, STANDIN_NS)["filter hand gated"]) == before + 1
+
+    replayed = _send_with_rois(ros, STANDIN_NS, t + 0.05, [10.0, 40.0, 50.0, 80.0])
+    assert replayed.hand_filtered.reset == "time_backwards" and not replayed.hand_filtered.gated
+
+
+def test_raw_outputs_joint_tf_and_filter_off_by_parameter(ros, standin):
+    _reconfigure(ros, STANDIN_NS, outputs_filtered=False, publish_joint_tf=True)
+    recorder = ros.recorders[STANDIN_NS]
+    t = next(EPOCHS)
+    last, stamp = _moving_hand(ros, t, 3)[-1], t + 0.2
+    transforms = _transforms(recorder, stamp, count=NUM_JOINTS + 1)
+    assert set(transforms) == {"hfl/right_wrist", "hfl/object"} | {f"hfl/right_{name}" for name in JOINT_NAMES[1:]}
+    wrist = transforms["hfl/right_wrist"].transform.translation
+    np.testing.assert_allclose([wrist.x, wrist.y, wrist.z], _position(last.hand.wrist_pose), atol=1e-9)  # raw
+    assert last.hand_filtered.valid
+    assert np.linalg.norm(_position(last.hand_filtered.wrist_pose) - _position(last.hand.wrist_pose)) > 1e-3
+    thumb = transforms["hfl/right_thumb4"]
+    assert thumb.header.frame_id == "hfl/right_wrist"
+    raw_wrist = _pose_matrix(last.hand.wrist_pose)
+    tip = thumb.transform.translation
+    np.testing.assert_allclose(raw_wrist[:3, :3] @ [tip.x, tip.y, tip.z] + raw_wrist[:3, 3],
+                               _xyz(last.hand.joints)[JOINT_NAMES.index("thumb4")], atol=1e-9)
+
+    _reconfigure(ros, STANDIN_NS, filter=False)
+    unfiltered = _send_with_rois(ros, STANDIN_NS, t + 1.0, [10.0, 40.0, 50.0, 80.0])
+    assert not unfiltered.hand_filtered.valid and not unfiltered.object_filtered.valid
+    assert _fresh_diagnostics(ros, STANDIN_NS)["filter"] == "off"
 
 
 def test_burst_of_100_frames_leaves_no_backlog(ros, standin):
@@ -456,7 +660,7 @@ BAD_IMAGES = {
     "step too small": (_raw(step=WIDTH * 3 - 1), "bad image", "step 479 < width 160"),
     "data size mismatch": (_raw(size=WIDTH * 3 * HEIGHT - 7), "bad image", "data size"),
     "zero size": (_raw(width=0, height=0), "bad image", "zero-size image"),
-    "huge image": (_raw(encoding="mono8", width=640, height=480), "bad image", "image too large"),
+    "huge image": (_raw(encoding="mono8", width=1000, height=500), "bad image", "image too large"),
 }
 
 
@@ -554,18 +758,31 @@ def test_nothing_published_is_nan(ros, standin):
                 assert values.size > 0 and np.all(np.isfinite(values)), (topic, seconds)
 
 
-def test_real_network_configure_failure_then_lifecycle(ros, mano_dir, tmp_path):
+def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpoint_then_lifecycle(
+        ros, mano_dir, tmp_path):
+    hidden = tmp_path / "no_mediapipe" / "mediapipe"  # `import mediapipe` fails in the node process
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ImportError("mediapipe is hidden by the test")\n')
     missing = tmp_path / "no_such_checkpoint.pth"
     node = _start_node(ros, "hfl_ros.ros.perception_node", REAL_NS,
-                       {"mano_dir": str(mano_dir), "checkpoint": str(missing), "diagnostics_period": 0.2},
-                       tmp_path / "real.log")
+                       {"mano_dir": str(mano_dir), "checkpoint": str(missing), "diagnostics_period": 0.2,
+                        "use_initial_roi": True},  # detector: true, as shipped
+                       tmp_path / "real.log",
+                       {"PYTHONPATH": os.pathsep.join((str(hidden.parent), ros.env.get("PYTHONPATH", "")))})
     try:
         recorder = ros.recorders[REAL_NS]
         assert recorder.wait_for(lambda r: "configure failed" in (_diagnostics(ros, REAL_NS) or {}).get(
             "message", ""), 90.0), node.log_tail()
         diagnostics = _diagnostics(ros, REAL_NS)
-        assert diagnostics["level"] == "2" and str(missing) in diagnostics["message"]
+        assert diagnostics["level"] == "2" and 'install the "detector" extra' in diagnostics["message"]
+        assert "DetectorUnavailableError" in diagnostics["message"]
         assert _lifecycle_state(ros, REAL_NS) == "unconfigured" and node.process.poll() is None
+
+        assert _set_parameter(ros, REAL_NS, "detector", False).successful
+        assert not _transition(ros, REAL_NS, Transition.TRANSITION_CONFIGURE)
+        assert recorder.wait_for(lambda r: str(missing) in (_diagnostics(ros, REAL_NS) or {}).get("message", ""),
+                                 30.0), node.log_tail()
+        assert _lifecycle_state(ros, REAL_NS) == "unconfigured"
 
         assert _set_parameter(ros, REAL_NS, "checkpoint", "").successful  # untrained weights
         assert _transition(ros, REAL_NS, Transition.TRANSITION_CONFIGURE), node.log_tail()
