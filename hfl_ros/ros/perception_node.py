@@ -329,11 +329,11 @@ class PerceptionNode(LifecycleNode):
         except EstimationError as error:
             raise SkippedFrame(SKIP_ESTIMATION, str(error)) from error
         estimate = tracked.estimate
-        filtered = None
         if estimate is not None:
             bad = conversions.non_finite_fields(estimate)
             if bad:
                 raise SkippedFrame(SKIP_NON_FINITE, f"estimate has non-finite values in {', '.join(bad)}")
+        filtered = None
         if self._filter is not None:
             hand, obj = observations(estimate) if estimate is not None else (None, None)
             hand_ok, object_ok = self._shown_parts(estimate)
