@@ -17,6 +17,7 @@ import numpy as np
 from hfl_ros.detection.policy import (
     BoxPolicy, ExternalRois, HandTarget, SourcedBox, object_box_from_estimate, refine_object_box,
 )
+from hfl_ros.geometry.boxes import clip_box
 from hfl_ros.inference.mirroring import estimate_side
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.objects import ObjectModel
@@ -93,8 +94,11 @@ class HandObjectTracker:
             return estimate_side(self.estimator, image, K, hand.box.box, object_box, object_model, hand.side)
 
         def box_of(estimate: HandObjectEstimate) -> Optional[np.ndarray]:
-            return object_box_from_estimate(estimate.object, K, object_model.control_points,
-                                            settings.refine_min_score, settings.refine_min_points)
+            """The refined object box, grown to min_box_size (the decoder's points may collapse to one pixel)
+            and clipped to the image; None when there is none."""
+            box = object_box_from_estimate(estimate.object, K, object_model.control_points,
+                                           settings.refine_min_score, settings.refine_min_points)
+            return None if box is None else clip_box(box, size[0], size[1], settings.min_box_size)
 
         start_box = self.policy.object_start(stamp, size, hand)
         estimate, object_box, passes = refine_object_box(run, start_box, box_of, settings)

@@ -12,6 +12,8 @@ from hfl_ros.detection.policy import BoxPolicy, PolicySettings
 from hfl_ros.evaluation.tracking_scenes import BoxLimitedOracle, render_sequence, sequence_object_model
 from hfl_ros.geometry.boxes import box_iou
 from hfl_ros.inference.tracking import HandObjectTracker
+from hfl_ros.objects import object_model_from_mesh
+from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 
 #: A grasp whose hand MediaPipe finds (see test/detection/test_hand_detector.py), 24 frames, out of view 10-13.
 SEED, FRAMES, HIDDEN = 18, 24, range(10, 14)
@@ -59,3 +61,38 @@ def test_object_box_converges_from_the_hand_centred_start(run):
     assert first.object_source == "refined" and first.passes >= 2
     assert box_iou(first.object_box.box, sequence[0].object_box) > 0.9
     assert frames[1].object_source == "tracking"
+
+
+class CollapsedObjectDecoder:
+    """Stands in for an untrained network whose object decoder puts every control point, confidently, on
+    one pixel (seen with random weights): their box has zero size. Records the object boxes it is given."""
+
+    untrained = True
+    POINT = (352.6, 85.2)
+
+    def __init__(self) -> None:
+        self.object_boxes = []
+
+    def estimate(self, image, K, hand_box, object_box, object_model) -> HandObjectEstimate:
+        self.object_boxes.append(np.asarray(object_box, dtype=np.float64))
+        centre = (np.asarray(hand_box[:2]) + np.asarray(hand_box[2:])) / 2
+        hand = HandEstimate(joints=np.zeros((21, 3)), vertices=np.zeros((778, 3)), faces=np.zeros((1538, 3), int),
+                            joints_2d=centre + np.linspace(-20, 20, 42).reshape(21, 2), wrist_pose=np.eye(4),
+                            mano_pose=np.zeros(48), mano_shape=np.zeros(10), box=np.asarray(hand_box), score=0.9)
+        obj = ObjectEstimate(name=object_model.name, rotation=None, translation=None,
+                             control_points_2d=np.tile(self.POINT, (21, 1)), control_point_scores=np.ones(21),
+                             inliers=0, box=np.asarray(object_box), score=1.0)
+        return HandObjectEstimate(hand=hand, object=obj)
+
+
+def test_a_collapsed_refined_object_box_is_grown_to_the_smallest_box_size():
+    decoder = CollapsedObjectDecoder()
+    settings = PolicySettings(initial_hand_roi=(0.3, 0.25, 0.7, 0.75), min_box_size=24.0)
+    tracker = HandObjectTracker(decoder, BoxPolicy(settings))
+    cube = object_model_from_mesh("cube", np.array([[x, y, z] for x in (0, 0.05) for y in (0, 0.05)
+                                                    for z in (0, 0.05)]), np.zeros((0, 3), int))
+    K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
+    frame = tracker.process(np.zeros((480, 640, 3), np.uint8), K, 0.0, cube)
+    assert frame.object_source == "refined" and frame.passes == 2 == len(decoder.object_boxes)
+    refined = decoder.object_boxes[1]
+    np.testing.assert_allclose(refined, [*np.subtract(decoder.POINT, 12.0), *np.add(decoder.POINT, 12.0)])
