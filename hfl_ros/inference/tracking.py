@@ -6,14 +6,20 @@ and `hfl-video`; no ROS here.
     frame = tracker.process(image, K, stamp, object_model)
     frame.estimate            # HandObjectEstimate or None (no hand found)
     frame.hand_source, frame.object_source, frame.side, frame.passes
+
+`process` is `detect_step` then `estimate_step`. A pipeline may run `detect_step` of the next image while
+`estimate_step` of the previous one runs (another thread): the detector then searches where the track was
+one frame earlier, and the policy is locked around each read and update.
 """
 
+import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
+from hfl_ros.detection.hand_detector import HandDetection
 from hfl_ros.detection.policy import (
     BoxPolicy, ExternalRois, HandTarget, SourcedBox, object_box_from_estimate, refine_object_box,
 )
@@ -53,6 +59,14 @@ class TrackedFrame:
         return None if self.hand is None else self.hand.side
 
 
+@dataclass(frozen=True)
+class DetectionStep:
+    """The detector's part of one frame: detections (None when it did not run), time: s spent detecting."""
+
+    detections: Optional[List[HandDetection]]
+    time: float
+
+
 class HandObjectTracker:
     """Estimates hand and object frame after frame, choosing the boxes itself.
 
@@ -68,26 +82,43 @@ class HandObjectTracker:
         self.estimator = estimator
         self.policy = policy
         self.detector = detector
+        #: held around every use of the policy (the steps of two frames may run on two threads)
+        self.lock = threading.RLock()
 
     def set_external(self, rois: ExternalRois) -> None:
-        self.policy.set_external(rois)
+        with self.lock:
+            self.policy.set_external(rois)
 
     def process(self, image: np.ndarray, K: np.ndarray, stamp: float, object_model: ObjectModel) -> TrackedFrame:
         """Hand and object in `image` (H, W, 3) uint8 RGB with intrinsics K (3, 3), stamped `stamp` (s).
 
         Raises EstimationError (from the estimator) for an image or intrinsics that cannot be estimated.
         """
+        return self.estimate_step(image, K, stamp, object_model, self.detect_step(image, stamp))
+
+    def detect_step(self, image: np.ndarray, stamp: float) -> DetectionStep:
+        """Run the detector on `image` (H, W, 3) uint8 RGB stamped `stamp` (s) when the policy wants it."""
+        with self.lock:
+            due = self.detector is not None and self.policy.detection_due(stamp)
+            hints = self.policy.hints(stamp) if due else []
+        if not due:
+            return DetectionStep(None, 0.0)
+        start = time.perf_counter()
+        detections = self.detector.detect(image, hints)
+        return DetectionStep(detections, time.perf_counter() - start)
+
+    def estimate_step(self, image: np.ndarray, K: np.ndarray, stamp: float, object_model: ObjectModel,
+                      detected: DetectionStep) -> TrackedFrame:
+        """The boxes and the network for `image` (arguments as `process`), given its `detect_step`."""
         size = (image.shape[1], image.shape[0])
-        detections, detector_time = None, 0.0
-        if self.detector is not None and self.policy.detection_due(stamp):
-            start = time.perf_counter()
-            detections = self.detector.detect(image, self.policy.hints(stamp))
-            detector_time = time.perf_counter() - start
-        hand = self.policy.choose_hand(stamp, size, detections)
+        detections = detected.detections
         count = None if detections is None else len(detections)
-        if hand is None:
-            self.policy.observe(stamp, None, None, K, object_model.control_points)
-            return TrackedFrame(None, None, None, 0, count, detector_time)
+        with self.lock:
+            hand = self.policy.choose_hand(stamp, size, detections)
+            if hand is None:
+                self.policy.observe(stamp, None, None, K, object_model.control_points)
+                return TrackedFrame(None, None, None, 0, count, detected.time)
+            start_box = self.policy.object_start(stamp, size, hand)
         settings = self.policy.settings
 
         def run(object_box: np.ndarray) -> HandObjectEstimate:
@@ -100,7 +131,7 @@ class HandObjectTracker:
                                            settings.refine_min_score, settings.refine_min_points)
             return None if box is None else clip_box(box, size[0], size[1], settings.min_box_size)
 
-        start_box = self.policy.object_start(stamp, size, hand)
         estimate, object_box, passes = refine_object_box(run, start_box, box_of, settings)
-        self.policy.observe(stamp, hand, estimate, K, object_model.control_points)
-        return TrackedFrame(estimate, hand, object_box, passes, count, detector_time)
+        with self.lock:
+            self.policy.observe(stamp, hand, estimate, K, object_model.control_points)
+        return TrackedFrame(estimate, hand, object_box, passes, count, detected.time)

@@ -180,6 +180,8 @@ class NodeSettings:
                                                 "subscribed)")
     marker_lifetime: float = parameter(0.5, "s, marker lifetime in RViz; 0 = until replaced", at_least(0))
     # --- node
+    pipeline: bool = parameter(True, "decode the next frame (and run the hand detector on it) while the network "
+                                     "runs the current one; false = one stage, one frame at a time")
     diagnostics_period: float = parameter(1.0, "s between /diagnostics messages", at_least(0, exclusive=True))
     log_throttle: float = parameter(5.0, "s between two log lines about the same kind of skipped frame",
                                     at_least(0))

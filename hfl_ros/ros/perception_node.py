@@ -7,10 +7,12 @@ Publishes: `hand_object` (hfl_ros/HandObject: raw and filtered estimate, box sou
 wrist frame), `markers` (visualization_msgs/MarkerArray), `debug_image` (sensor_msgs/Image, rendered only
 while subscribed), TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics.
 
-Frames are processed on a worker thread, newest first: a frame arriving while another waits replaces
-it (counted as dropped). Per frame the worker runs the tracker (hfl_ros.inference.tracking: box sources,
-hand detector, either hand, object box refinement), then the temporal filter (hfl_ros.filtering), and
-publishes; this module only converts and publishes. Every output carries the input image's header. A
+Frames are processed off the callback, newest first: a frame arriving while another waits replaces it
+(counted as dropped). With `pipeline` (hfl_ros.ros.worker.PipelineWorker) stage 1 decodes the newest
+frame, checks its intrinsics and runs the hand detector when due (HandObjectTracker.detect_step) while
+stage 2 runs the rest on the previous frame; without it one thread does both. Stage 2 runs the tracker's
+estimate step (box sources, either hand, the network, object box refinement), then the temporal filter
+(hfl_ros.filtering), and publishes; this module only converts and publishes. Every output carries the input image's header. A
 frame without a hand gives a hand_object with hand_found = false and nothing else. A frame that cannot be
 processed is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing
 non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
@@ -46,7 +48,7 @@ from hfl_ros.detection.policy import BoxPolicy, ExternalRois, frame_object_name
 from hfl_ros.filtering import FilteredFrame, HandObjectFilter, filtered_estimate, observations
 from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.inference.tracking import HandObjectTracker, TrackedFrame
+from hfl_ros.inference.tracking import DetectionStep, HandObjectTracker, TrackedFrame
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois
 from hfl_ros.objects import ObjectModel, ObjectRegistry
@@ -55,7 +57,7 @@ from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsic
 from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status
 from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
-from hfl_ros.ros.worker import LatestFrameWorker
+from hfl_ros.ros.worker import LatestFrameWorker, PipelineWorker
 from tf2_msgs.msg import TFMessage
 
 NODE_NAME = "perception_node"
@@ -87,6 +89,17 @@ class Frame:
 
     message: Union[Image, CompressedImage]
     arrival: float
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A frame's first stage: rgb (H, W, 3) uint8; K (3, 3) its intrinsics; stamp: s, the header's;
+    detected: the hand detector's step on it."""
+
+    rgb: np.ndarray
+    K: np.ndarray
+    stamp: float
+    detected: DetectionStep
 
 
 class SkippedFrame(Exception):
@@ -122,7 +135,7 @@ class PerceptionNode(LifecycleNode):
         self._filter: Optional[HandObjectFilter] = None
         self._pending_rois: Optional[ExternalRois] = None  # from `rois`, handed to the tracker by the worker
         self._scene: Optional[tuple] = None  # (frame_id, width, height, object name) of the last frame
-        self._worker: Optional[LatestFrameWorker[Frame]] = None
+        self._worker: Optional[Union[LatestFrameWorker[Frame], PipelineWorker[Frame, DecodedFrame]]] = None
         self._outputs: Dict[str, Any] = {}
         self._inputs: List[Any] = []
         self._last_log: Dict[str, float] = {}
@@ -166,15 +179,20 @@ class PerceptionNode(LifecycleNode):
         self._filter = HandObjectFilter(settings.filter_settings) if settings.filter else None
         self._pending_rois = self._scene = None
         self._create_publishers(settings)
-        self._worker = LatestFrameWorker(self._process, self._on_worker_error,
-                                         on_drop=lambda frame: self.stats.frame_dropped())
+        if settings.pipeline:
+            self._worker = PipelineWorker(self._decode_frame, self._finish_frame, self._on_worker_error,
+                                          on_drop=lambda frame: self.stats.frame_dropped())
+        else:
+            self._worker = LatestFrameWorker(lambda frame: self._finish_frame(frame, self._decode_frame(frame)),
+                                             self._on_worker_error, on_drop=lambda frame: self.stats.frame_dropped())
         if estimator.untrained:
             self.get_logger().error(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
                                     "message is marked untrained")
         self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
                                f"checkpoint {settings.checkpoint or '(none: untrained)'}, hand detector "
                                f"{'on' if detector is not None else 'off'}, "
-                               f"filter {'on' if settings.filter else 'off'}")
+                               f"filter {'on' if settings.filter else 'off'}, "
+                               f"pipeline {'on' if settings.pipeline else 'off'}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -311,21 +329,26 @@ class PerceptionNode(LifecycleNode):
             raise SkippedFrame(SKIP_BAD_CAMERA_INFO, str(error)) from error
         return K
 
-    def _process(self, frame: Frame) -> None:
-        settings = self._settings
+    def _decode_frame(self, frame: Frame) -> DecodedFrame:
+        """Stage 1: the image, its intrinsics and the hand detector's step (which runs when due)."""
         header = frame.message.header
         if not header.frame_id:
             raise SkippedFrame(SKIP_NO_FRAME_ID, "image header has an empty frame_id")
         info = self._camera_info
         if info is None:
             raise SkippedFrame(SKIP_NO_CAMERA_INFO, "no camera_info received yet")
-        rgb = self._decode(frame.message, settings.max_image_pixels)
-        height, width = rgb.shape[:2]
-        K = self._intrinsics(info, width, height)
+        rgb = self._decode(frame.message, self._settings.max_image_pixels)
+        K = self._intrinsics(info, rgb.shape[1], rgb.shape[0])
         stamp = conversions.stamp_seconds(header.stamp)
-        object_model = self._frame_object(stamp, header.frame_id, width, height)
+        return DecodedFrame(rgb, K, stamp, self._tracker.detect_step(rgb, stamp))
+
+    def _finish_frame(self, frame: Frame, decoded: DecodedFrame) -> None:
+        """Stage 2: boxes, network, filter, publish."""
+        rgb, K, stamp = decoded.rgb, decoded.K, decoded.stamp
+        height, width = rgb.shape[:2]
+        object_model = self._frame_object(stamp, frame.message.header.frame_id, width, height)
         try:
-            tracked = self._tracker.process(rgb, K, stamp, object_model)
+            tracked = self._tracker.estimate_step(rgb, K, stamp, object_model, decoded.detected)
         except EstimationError as error:
             raise SkippedFrame(SKIP_ESTIMATION, str(error)) from error
         estimate = tracked.estimate
@@ -347,18 +370,19 @@ class PerceptionNode(LifecycleNode):
         with self._lock:
             rois, self._pending_rois = self._pending_rois, None
             parameter = self._object
-        policy = self._tracker.policy
-        if rois is not None:
-            policy.set_external(rois)
-        external = policy.external(stamp)
-        name, warning = frame_object_name(external, parameter, self._registry.names)
+        with self._tracker.lock:  # stage 1 reads the policy too
+            policy = self._tracker.policy
+            if rois is not None:
+                policy.set_external(rois)
+            external = policy.external(stamp)
+            name, warning = frame_object_name(external, parameter, self._registry.names)
+            scene = (frame_id, width, height, name)
+            if self._scene is not None and scene != self._scene:
+                policy.reset()
+                if external is not None:  # made for this very image
+                    policy.set_external(external)
         if warning is not None:
             self._warn(LOG_OBJECT_CLASS, warning)
-        scene = (frame_id, width, height, name)
-        if self._scene is not None and scene != self._scene:
-            policy.reset()
-            if external is not None:  # made for this very image
-                policy.set_external(external)
         self._scene = scene
         return self._registry.model(name)
 

@@ -3,15 +3,22 @@
 `LatestFrameWorker` holds at most one waiting item: `submit` from the callback never blocks and a newer
 item replaces a waiting one (the replaced one is reported as dropped), so however slow `process` is,
 the worker is never more than one frame behind the camera.
+
+`PipelineWorker` is two such workers in a row: stage 1 `prepare`s the newest item while stage 2 runs
+`finish` on the previous one. Between the stages at most one prepared item waits, and a newer one
+replaces it (dropped), so stage 2 always takes the newest prepared item and items leave in arrival order.
+A failure in stage 1 travels to stage 2 like a prepared item, so errors are reported in order, on the
+stage-2 thread, never while `finish` runs.
 """
 
 import logging
 import threading
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, Optional, Tuple, TypeVar
 
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class LatestFrameWorker(Generic[T]):
@@ -80,3 +87,77 @@ class LatestFrameWorker(Generic[T]):
                     self._on_error(item, error)
                 except Exception:
                     LOG.exception("error handler failed")
+
+
+class PipelineWorker(Generic[T, P]):
+    """Two daemon threads: `prepare(item) -> prepared` on the newest submitted item, then
+    `finish(item, prepared)` on the newest prepared one, the two overlapping.
+
+    At most one item waits before each stage; a newer one replaces it and the replaced item goes to
+    `on_drop` (on the thread that replaced it). An exception in either stage goes to `on_error(item,
+    exception)`, called on the stage-2 thread in item order (a failed item waiting before stage 2 can be
+    replaced, and dropped, like any other), and the item goes no further; the threads go on.
+    """
+
+    def __init__(self, prepare: Callable[[T], P], finish: Callable[[T, P], None],
+                 on_error: Callable[[T, BaseException], None], on_drop: Callable[[T], None] = lambda item: None,
+                 name: str = "hfl_ros_pipeline") -> None:
+        self._prepare = prepare
+        self._lock = threading.Lock()
+        self._generation = 0  # advanced by clear and stop: an item prepared before then goes no further
+        self._finish = finish
+        self._finisher: LatestFrameWorker[Tuple[T, P]] = LatestFrameWorker(
+            self._finish_or_raise, on_error=lambda pair, error: on_error(pair[0], error),
+            on_drop=lambda pair: on_drop(pair[0]), name=f"{name}_finish")
+        self._preparer: LatestFrameWorker[Tuple[int, T]] = LatestFrameWorker(
+            self._prepare_and_pass, on_error=lambda pair, error: on_error(pair[1], error),
+            on_drop=lambda pair: on_drop(pair[1]), name=f"{name}_prepare")
+
+    def submit(self, item: T) -> bool:
+        """Queue `item` for stage 1; returns True when it replaced a waiting item (a drop)."""
+        with self._lock:
+            generation = self._generation
+        return self._preparer.submit((generation, item))
+
+    def clear(self) -> None:
+        """Discard the items waiting before either stage and the one being prepared."""
+        with self._lock:
+            self._generation += 1
+            self._preparer.clear()
+            self._finisher.clear()
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing waits and neither stage is busy."""
+        return self._preparer.idle and self._finisher.idle  # stage 1 first: it hands over before it is idle
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both stages: the item being prepared and the waiting ones are discarded, the one in stage 2
+        is finished; joins both threads (each within `timeout` s)."""
+        with self._lock:
+            self._generation += 1
+        self._preparer.stop(timeout)
+        self._finisher.stop(timeout)
+
+    def _prepare_and_pass(self, pair: Tuple[int, T]) -> None:
+        generation, item = pair
+        try:
+            prepared = self._prepare(item)
+        except Exception as error:  # reported by stage 2, in order
+            prepared = _Failure(error)
+        with self._lock:
+            if generation == self._generation:
+                self._finisher.submit((item, prepared))
+
+    def _finish_or_raise(self, pair: Tuple[T, P]) -> None:
+        item, prepared = pair
+        if isinstance(prepared, _Failure):
+            raise prepared.error
+        self._finish(item, prepared)
+
+
+class _Failure:
+    """Stage 1's exception on its way to stage 2."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error

@@ -65,7 +65,7 @@ MAX_PIXELS = 400_000
 #: Parameters the stand-in node starts with (over the shipped file) and that tests change; the `standin`
 #: fixture restores them. Boxes from the fixed ROI unless a test turns the detector on.
 STANDIN_PARAMETERS = {"image_transport": "raw", "detector": False, "use_initial_roi": True, "filter": True,
-                      "outputs_filtered": True, "publish_joint_tf": False}
+                      "outputs_filtered": True, "publish_joint_tf": False, "pipeline": True}
 #: The stand-in's hand and object depths (test/ros/standin_node.py).
 STANDIN_HAND_DEPTH = 0.5
 STANDIN_NS = "/standin"
@@ -614,7 +614,10 @@ def test_raw_outputs_joint_tf_and_filter_off_by_parameter(ros, standin):
     assert _fresh_diagnostics(ros, STANDIN_NS)["filter"] == "off"
 
 
-def test_burst_of_100_frames_leaves_no_backlog(ros, standin):
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipeline", "one stage"])
+def test_burst_of_100_frames_leaves_no_backlog_and_outputs_in_order(ros, standin, pipeline):
+    if not pipeline:
+        _reconfigure(ros, STANDIN_NS, pipeline=False)
     recorder = ros.recorders[STANDIN_NS]
     before = _fresh_diagnostics(ros, STANDIN_NS)
     t = next(EPOCHS)
@@ -633,6 +636,8 @@ def test_burst_of_100_frames_leaves_no_backlog(ros, standin):
     time.sleep(1.0)
     outputs = [m for m in recorder.messages("hand_object") if t - 1e-6 <= stamp_seconds(m.header.stamp) < t + 1.0]
     assert stamp_seconds(outputs[-1].header.stamp) == pytest.approx(stamps[-1]), "output after the newest frame"
+    published = [stamp_seconds(m.header.stamp) for m in outputs]
+    assert published == sorted(set(published)), "outputs out of order or repeated"
     assert len(outputs) <= burst / STANDIN_DELAY + 2, f"{len(outputs)} outputs for a {burst:.2f} s burst: backlog"
     assert max(m.processing_time for m in outputs) < 2 * STANDIN_DELAY + 1.0
     after = _fresh_diagnostics(ros, STANDIN_NS)
