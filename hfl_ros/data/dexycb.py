@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from hfl_ros.constants import NUM_JOINTS
+from hfl_ros.geometry.mirror import mirror_axis_angles, mirror_intrinsics, mirror_pixels, mirror_points, mirror_rotation
 from hfl_ros.data.io import read_yaml
 from hfl_ros.data.sample import FrameAnnotation, MaskRef
 from hfl_ros.objects import ObjectRegistry
@@ -92,9 +93,6 @@ IMAGE_SIZE = (640, 480)
 SEQUENCE_PERIOD = 5
 HELD_OUT_RESIDUE = 4
 #: Mirror of the camera frame about its y-z plane.
-MIRROR = np.diag([-1.0, 1.0, 1.0])
-#: Per axis-angle component sign under MIRROR (a rotation R becomes MIRROR R MIRROR).
-MIRROR_AXIS_ANGLE = np.array([1.0, -1.0, -1.0])
 
 
 
@@ -157,19 +155,6 @@ def intrinsics_matrix(intrinsics: Dict[str, float]) -> np.ndarray:
     except KeyError as error:
         raise ValueError(f"intrinsics record lacks {error}: {intrinsics}") from error
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-
-
-def mirror_intrinsics(K: np.ndarray, width: int) -> np.ndarray:
-    """K (3, 3) of the left-right flipped image of `width` px: principal point cx -> width - 1 - cx."""
-    mirrored = np.array(K, dtype=np.float64)
-    mirrored[0, 2] = width - 1 - mirrored[0, 2]
-    return mirrored
-
-
-def mirror_axis_angles(pose: np.ndarray) -> np.ndarray:
-    """(..., 3k) stacked axis-angles -> their mirror images under MIRROR: (x, y, z) -> (x, -y, -z)."""
-    pose = np.asarray(pose, dtype=np.float64)
-    return (pose.reshape(pose.shape[:-1] + (-1, 3)) * MIRROR_AXIS_ANGLE).reshape(pose.shape)
 
 
 @dataclass(frozen=True)
@@ -312,11 +297,11 @@ class DexYCBReader(Sequence):
         if mirrored:
             width = IMAGE_SIZE[0]
             K = mirror_intrinsics(K, width)
-            joints_3d = joints_3d @ MIRROR
-            joints_2d = np.stack((width - 1 - joints_2d[:, 0], joints_2d[:, 1]), axis=1)
+            joints_3d = mirror_points(joints_3d)
+            joints_2d = mirror_pixels(joints_2d, width)
             mano_pose = None if mano_pose is None else mirror_axis_angles(mano_pose)
-            rotation, translation = MIRROR @ rotation @ MIRROR, MIRROR @ translation
-            control_points = None if control_points is None else control_points @ MIRROR
+            rotation, translation = mirror_rotation(rotation), mirror_points(translation)
+            control_points = None if control_points is None else mirror_points(control_points)
 
         return FrameAnnotation(
             frame_id=f"{record.folder.parent.name}/{record.folder.name}/{serial}/{frame:06d}",

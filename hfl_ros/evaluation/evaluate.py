@@ -22,14 +22,12 @@ from tqdm import tqdm
 from hfl_ros.data.sample import batch_to, collate
 from hfl_ros.evaluation.metrics import add, add_accuracy, add_s, mpjpe, pa_mpjpe
 from hfl_ros.geometry.camera import transform_points
+from hfl_ros.geometry.mirror import mirror_points
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, estimate_object_pose
 from hfl_ros.model.hflnet import HFLNet
 from hfl_ros.model.optimize import optimize_for_inference
 
 
-#: Mirror of a reader's left -> right frames (x -> -x in the camera and in the object frame; see
-#: `hfl_ros.data.dexycb`): object model points of a mirrored frame are mirrored by it.
-MIRROR = np.diag([-1.0, 1.0, 1.0])
 #: ADD(-S)-0.1D threshold, as a fraction of the object diameter.
 ADD_FRACTION = 0.1
 
@@ -194,7 +192,7 @@ def object_errors(
     """Per-frame object pose error, m: ADD, or ADD-S for names in `symmetric`.
 
     model_points: object name -> (P, 3) m model points in the object frame the dataset's poses refer to
-      (points of a mirrored frame are mirrored here with MIRROR).
+      (points of a mirrored frame are mirrored here, `geometry.mirror.mirror_points`).
     Returns (N,): the error; +inf where the network gave no pose (a failure at any threshold); NaN where
     the frame has no object ground truth or its model is unknown (excluded from the scores).
     """
@@ -207,7 +205,7 @@ def object_errors(
             continue
         points = np.asarray(model_points[name], dtype=np.float64)
         if predictions.mirrored[i]:
-            points = points @ MIRROR.T
+            points = mirror_points(points)
         true = transform_points(points, predictions.gt_object_rotation[i].astype(np.float64),
                                 predictions.gt_object_translation[i].astype(np.float64))
         estimate = transform_points(points, predictions.object_rotation[i].astype(np.float64),
@@ -256,7 +254,6 @@ def model_points_from_library(names: Sequence[str], lookup: Callable[[str], Opti
 
 __all__ = [
     "ADD_FRACTION",
-    "MIRROR",
     "Predictions",
     "hand_errors",
     "model_points_from_library",

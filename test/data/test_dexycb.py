@@ -8,7 +8,8 @@ import pytest
 import torch
 import yaml
 
-from hfl_ros.data.dexycb import SERIALS, SUBJECTS, YCB_CLASSES, DexYCBReader, ManoPCA, load_mano_pca, mirror_axis_angles
+from hfl_ros.data.dexycb import SERIALS, SUBJECTS, YCB_CLASSES, DexYCBReader, ManoPCA, load_mano_pca
+from hfl_ros.geometry.mirror import mirror_axis_angles
 from hfl_ros.data.sample import load_image, load_mask
 from hfl_ros.data.transforms import AnnotationDataset
 from hfl_ros.geometry import camera

@@ -13,7 +13,8 @@ from hfl_ros.config import ModelConfig
 from hfl_ros.data.dexycb import SERIALS, SUBJECTS, YCB_CLASSES, DexYCBReader
 from hfl_ros.data.transforms import AnnotationDataset
 from hfl_ros.evaluation import dexycb
-from hfl_ros.evaluation.evaluate import MIRROR, Predictions, model_points_from_library, object_errors, predict
+from hfl_ros.evaluation.evaluate import Predictions, model_points_from_library, object_errors, predict
+from hfl_ros.geometry.mirror import MIRROR
 from hfl_ros.evaluation.metrics import add
 from hfl_ros.geometry import camera
 from hfl_ros.mano.pickle_io import read_mano_pickle
