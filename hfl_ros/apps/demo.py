@@ -14,6 +14,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from hfl_ros.apps.options import add_inference_arguments, inference_config
 from hfl_ros.constants import HAND_BOX_EXPANSION
 from hfl_ros.data.io import write_rgb
 from hfl_ros.data.sample import FrameAnnotation
@@ -62,7 +63,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, help="HFL-Net checkpoint (published or ours)")
     parser.add_argument("--mano-dir", type=Path, help="directory with MANO_RIGHT.pkl (default: procedural hand)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--fp16", action="store_true", help="float16 autocast on CUDA")
+    add_inference_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -75,7 +76,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit(f"{args.scene}: the scene has no object.obj")
     args.output.mkdir(parents=True, exist_ok=True)
     mano_dir = args.mano_dir or procedural_mano_dir(args.output / "procedural_mano")
-    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device, fp16=args.fp16)
+    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device,
+                                               inference=inference_config(args))
     boxes = scene_boxes(annotation)
     estimate = estimator.estimate(image, annotation.K, boxes["hand"], boxes["object"], object_model)
 

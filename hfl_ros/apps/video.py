@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from hfl_ros.apps.options import add_inference_arguments, inference_config
 from hfl_ros.data.io import write_rgb
 from hfl_ros.detection.hand_detector import DetectorSettings, DetectorUnavailableError, HandDetector
 from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, BoxPolicy, PolicySettings
@@ -65,7 +66,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, help="HFL-Net checkpoint (published or ours)")
     parser.add_argument("--mano-dir", type=Path, help="directory with MANO_RIGHT.pkl (default: procedural hand)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--fp16", action="store_true", help="float16 autocast on CUDA")
     parser.add_argument("--object", default=DEFAULT_OBJECT, help=f"registry name of the object (default {DEFAULT_OBJECT})")
     parser.add_argument("--object-registry", type=Path, default=DEFAULT_REGISTRY, help="object registry YAML")
     parser.add_argument("--camera-info", type=Path, help="ROS camera_info YAML of the camera")
@@ -81,6 +81,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--no-filter", action="store_true", help="leave the filtered fields null")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay")
     parser.add_argument("--overwrite", action="store_true", help="start again even when DIR holds a run")
+    add_inference_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -215,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
     except DetectorUnavailableError as error:
         raise SystemExit(f"hfl-video: {error}") from error
     mano_dir = args.mano_dir or procedural_mano_dir(output / "procedural_mano")
-    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device, fp16=args.fp16)
+    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device,
+                                               inference=inference_config(args))
     policy = BoxPolicy(PolicySettings(hand_selection=args.select, hand_side=args.side, detect_every=args.detect_every,
                                       initial_hand_roi=args.roi), detector=True)
     tracker = HandObjectTracker(estimator, policy, detector)

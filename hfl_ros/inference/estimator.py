@@ -6,7 +6,7 @@ image -> 256 x 256 crop (as the published HFL-Net loaders crop; `hfl_ros.constan
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
@@ -126,8 +126,7 @@ class PreparedFrame:
 class HandObjectEstimator:
     """Runs HFL-Net on full images: crops, infers, places the hand in the camera frame and solves the object pose.
 
-    model: an HFLNet (moved to `device`, put in eval mode); fp16: shorthand for `inference.precision` "fp16"
-    on CUDA (ignored on the CPU); inference: how the network runs (`InferenceConfig`; by default the fp32
+    model: an HFLNet (moved to `device`, put in eval mode); inference: how the network runs (`InferenceConfig`; by default the fp32
     inference path, equal to the plain model); untrained: the weights are random (no checkpoint), which
     every caller should make visible.
 
@@ -135,12 +134,10 @@ class HandObjectEstimator:
     upload) then `infer` (network, one device-to-host copy, geometry); a pipeline may run them apart.
     """
 
-    def __init__(self, model: HFLNet, device: Union[str, torch.device] = "cpu", fp16: bool = False,
+    def __init__(self, model: HFLNet, device: Union[str, torch.device] = "cpu",
                  pose_settings: ObjectPoseSettings = ObjectPoseSettings(), untrained: bool = False,
                  inference: InferenceConfig = InferenceConfig()):
         self.device = torch.device(device)
-        if fp16 and self.device.type == "cuda":
-            inference = replace(inference, precision="fp16")
         self.inference = inference
         self.model = model.to(self.device).eval()
         self.network = build_network(self.model, self.device, inference)
@@ -151,7 +148,7 @@ class HandObjectEstimator:
 
     @classmethod
     def from_files(cls, checkpoint: Optional[Union[str, Path]], mano_dir: Union[str, Path], device: str = "cpu",
-                   fp16: bool = False, pose_settings: ObjectPoseSettings = ObjectPoseSettings(),
+                   pose_settings: ObjectPoseSettings = ObjectPoseSettings(),
                    inference: InferenceConfig = InferenceConfig()) -> "HandObjectEstimator":
         """Estimator from a checkpoint (ours or published) and the user's MANO file or directory.
 
@@ -165,8 +162,8 @@ class HandObjectEstimator:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(UNTRAINED_SEED)
                 model = HFLNet(ModelConfig(), mano)
-            return cls(model, resolved, fp16, pose_settings, untrained=True, inference=inference)
-        return cls(load_checkpoint(checkpoint, mano, resolved), resolved, fp16, pose_settings, inference=inference)
+            return cls(model, resolved, pose_settings, untrained=True, inference=inference)
+        return cls(load_checkpoint(checkpoint, mano, resolved), resolved, pose_settings, inference=inference)
 
     def _upload_image(self, image: np.ndarray) -> torch.Tensor:
         """image (H, W, 3) uint8 -> the same on the CUDA device, through a reused pinned host buffer (the

@@ -13,6 +13,8 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 from hfl_ros.detection.hand_detector import DetectorSettings
 from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings, roi_fractions
 from hfl_ros.filtering import FilterSettings
+from hfl_ros.inference.estimator import InferenceConfig
+from hfl_ros.model.optimize import PRECISIONS
 from hfl_ros.ros.camera_info import INTRINSICS_SOURCES
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
@@ -81,7 +83,13 @@ class NodeSettings:
                                     "random weights, announced in every output")
     mano_dir: str = parameter("", "directory holding MANO_RIGHT.pkl (or the file itself); required", required)
     device: str = parameter("auto", "auto | cpu | cuda | cuda:N")
-    fp16: bool = parameter(False, "half-precision inference (CUDA only)")
+    optimize: bool = parameter(True, "run the network through the inference path (hfl_ros.optimize_for_inference: "
+                                     "folded batch norms, channels_last; equal outputs); false = the plain network")
+    precision: str = parameter("fp32", "backbone precision of the inference path: fp32 (equal outputs), bf16 "
+                                       "(CPUs with AVX512-BF16 / AMX; joints within about 1 mm), fp16 (CUDA)",
+                               one_of(*PRECISIONS))
+    onnx_model: str = parameter("", "an hfl-export ONNX file run by ONNX Runtime instead of torch (the `onnx` "
+                                    "extra); empty = torch")
     # --- object
     object_registry: str = parameter("", "object registry YAML; empty = the package's config/objects.yaml")
     object: str = parameter("006_mustard_bottle", "registry name of the object in the hand; can change at run "
@@ -221,6 +229,11 @@ class NodeSettings:
             initial_object_roi=self.initial_object_roi if self.use_initial_roi else None,
             min_box_size=self.min_box_size,
         )
+
+    @property
+    def inference(self) -> InferenceConfig:
+        """How the estimator runs the network (hfl_ros.inference.estimator.InferenceConfig)."""
+        return InferenceConfig(optimize=self.optimize, precision=self.precision, onnx_model=self.onnx_model or None)
 
     @property
     def detector_settings(self) -> DetectorSettings:

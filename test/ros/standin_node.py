@@ -49,7 +49,7 @@ class StandInEstimator:
 
     @classmethod
     def from_files(cls, checkpoint: Optional[str], mano_dir: str, device: str = "cpu",
-                   fp16: bool = False) -> "StandInEstimator":
+                   inference: object = None) -> "StandInEstimator":
         layer = load_mano(mano_dir, side="right")
         with torch.no_grad():
             rest = layer(torch.zeros(1, 48), torch.zeros(1, 10))

@@ -90,3 +90,12 @@ def test_bad_values_name_the_parameter(override, match):
 def test_package_config_file_finds_the_registry():
     path = package_config_file("objects.yaml")
     assert path.is_file() and path.name == "objects.yaml"
+
+
+def test_inference_parameters_reach_the_estimator_config_and_a_bad_precision_is_refused_by_name():
+    values = dict(_shipped(), mano_dir="/some/mano", optimize=False, precision="bf16", onnx_model="/m/hfl.onnx")
+    inference = NodeSettings.from_values(values).inference
+    assert (inference.optimize, inference.precision, inference.onnx_model) == (False, "bf16", "/m/hfl.onnx")
+    assert NodeSettings.from_values(dict(_shipped(), mano_dir="/some/mano")).inference.onnx_model is None
+    with pytest.raises(ValueError, match="precision.*'fp64'"):
+        NodeSettings.from_values(dict(_shipped(), mano_dir="/some/mano", precision="fp64"))
