@@ -39,7 +39,7 @@ if [ -f .venv/ros_env.sh ]; then
   for rate in 30 60; do
     # shellcheck disable=SC1091
     step "node_${rate}hz" 45 bash -c "source .venv/ros_env.sh && $PYTHON benchmarks/ros_latency.py --device cuda \
-      --rate $rate --warmup 3 --duration 12 --out $OUT/node_${rate}hz"
+      --modes pipeline --rate $rate --warmup 3 --duration 12 --out $OUT/node_${rate}hz"
   done
 else
   echo "=== node: skipped (.venv/ros_env.sh missing: run scripts/setup_ros.sh first)"

@@ -5,20 +5,34 @@ item replaces a waiting one (the replaced one is reported as dropped), so howeve
 the worker is never more than one frame behind the camera.
 
 `PipelineWorker` is two such workers in a row: stage 1 `prepare`s the newest item while stage 2 runs
-`finish` on the previous one. Between the stages at most one prepared item waits, and a newer one
-replaces it (dropped), so stage 2 always takes the newest prepared item and items leave in arrival order.
-A failure in stage 1 travels to stage 2 like a prepared item, so errors are reported in order, on the
+`finish` on the previous one. Between the stages at most one prepared item waits, and stage 1 prepares
+no other item until stage 2 has taken it. Stage 1 starts just in time: when stage 2 is expected to end
+less the time a preparation takes (the medians of their recent durations), so the item stage 2 takes
+next is as fresh as the overlap allows and no preparation is wasted on frames that would be dropped. A
+preparation longer than usual (a hand detector run every few frames) makes stage 2 wait for it. A
+failure in stage 1 travels to stage 2 like a prepared item, so errors are reported in order, on the
 stage-2 thread, never while `finish` runs.
 """
 
 import logging
 import threading
-from typing import Callable, Generic, Optional, Tuple, TypeVar
+import time
+from collections import deque
+from typing import Callable, Deque, Generic, Optional, Tuple, TypeVar
+
+import numpy as np
 
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = TypeVar("P")
+
+#: Recent durations per stage that schedule stage 1.
+TIMING_WINDOW = 10
+#: s stage 1 starts before its estimated start (scheduling jitter).
+START_MARGIN = 0.002
+#: s stage 1 sleeps at most while a prepared item waits (stage 2 wakes it when it takes the item).
+RECHECK_PERIOD = 1.0
 
 
 class LatestFrameWorker(Generic[T]):
@@ -26,11 +40,15 @@ class LatestFrameWorker(Generic[T]):
 
     process: called on the worker thread; exceptions are passed to `on_error(item, exception)` and never
     stop the thread. on_drop: called (on the submitting thread) with each item replaced before processing.
+    hold: called (under the worker's lock) while an item waits: s to wait before taking the newest one
+    (<= 0: now); `wake` makes the worker ask again.
     """
 
     def __init__(self, process: Callable[[T], None], on_error: Callable[[T, BaseException], None],
-                 on_drop: Callable[[T], None] = lambda item: None, name: str = "hfl_ros_worker") -> None:
+                 on_drop: Callable[[T], None] = lambda item: None, name: str = "hfl_ros_worker",
+                 hold: Callable[[], float] = lambda: 0.0) -> None:
         self._process = process
+        self._hold = hold
         self._on_error = on_error
         self._on_drop = on_drop
         self._condition = threading.Condition()
@@ -56,6 +74,11 @@ class LatestFrameWorker(Generic[T]):
             item, self._pending = self._pending, None
         return item
 
+    def wake(self) -> None:
+        """Ask `hold` again now."""
+        with self._condition:
+            self._condition.notify()
+
     @property
     def idle(self) -> bool:
         """True when nothing waits and nothing is being processed."""
@@ -74,8 +97,14 @@ class LatestFrameWorker(Generic[T]):
         while True:
             with self._condition:
                 self._busy = False
-                while self._pending is None and not self._stopping:
-                    self._condition.wait()
+                while not self._stopping:
+                    if self._pending is None:
+                        self._condition.wait()
+                        continue
+                    delay = self._hold()
+                    if delay <= 0:
+                        break
+                    self._condition.wait(delay)
                 if self._stopping:
                     return
                 item, self._pending = self._pending, None
@@ -93,10 +122,11 @@ class PipelineWorker(Generic[T, P]):
     """Two daemon threads: `prepare(item) -> prepared` on the newest submitted item, then
     `finish(item, prepared)` on the newest prepared one, the two overlapping.
 
-    At most one item waits before each stage; a newer one replaces it and the replaced item goes to
-    `on_drop` (on the thread that replaced it). An exception in either stage goes to `on_error(item,
-    exception)`, called on the stage-2 thread in item order (a failed item waiting before stage 2 can be
-    replaced, and dropped, like any other), and the item goes no further; the threads go on.
+    At most one item waits before stage 1; a newer one replaces it and the replaced item goes to `on_drop`
+    (on the submitting thread). At most one prepared item waits before stage 2, and stage 1 takes no other
+    until stage 2 has taken it; stage 1 starts just in time (module docstring). An exception in either
+    stage goes to `on_error(item, exception)`, called on the stage-2 thread in item order, and the item
+    goes no further; the threads go on.
     """
 
     def __init__(self, prepare: Callable[[T], P], finish: Callable[[T, P], None],
@@ -105,13 +135,17 @@ class PipelineWorker(Generic[T, P]):
         self._prepare = prepare
         self._lock = threading.Lock()
         self._generation = 0  # advanced by clear and stop: an item prepared before then goes no further
+        self._handed_over = False  # a prepared item waits for stage 2
+        self._finish_started: Optional[float] = None  # time.monotonic() when stage 2 took its item
+        self._prepare_times: Deque[float] = deque(maxlen=TIMING_WINDOW)  # s
+        self._finish_times: Deque[float] = deque(maxlen=TIMING_WINDOW)  # s
         self._finish = finish
         self._finisher: LatestFrameWorker[Tuple[T, P]] = LatestFrameWorker(
             self._finish_or_raise, on_error=lambda pair, error: on_error(pair[0], error),
             on_drop=lambda pair: on_drop(pair[0]), name=f"{name}_finish")
         self._preparer: LatestFrameWorker[Tuple[int, T]] = LatestFrameWorker(
             self._prepare_and_pass, on_error=lambda pair, error: on_error(pair[1], error),
-            on_drop=lambda pair: on_drop(pair[1]), name=f"{name}_prepare")
+            on_drop=lambda pair: on_drop(pair[1]), name=f"{name}_prepare", hold=self._stage_1_delay)
 
     def submit(self, item: T) -> bool:
         """Queue `item` for stage 1; returns True when it replaced a waiting item (a drop)."""
@@ -123,8 +157,9 @@ class PipelineWorker(Generic[T, P]):
         """Discard the items waiting before either stage and the one being prepared."""
         with self._lock:
             self._generation += 1
-            self._preparer.clear()
-            self._finisher.clear()
+            self._handed_over = False
+        self._preparer.clear()  # outside the lock: the preparer's hold takes it under the preparer's own
+        self._finisher.clear()
 
     @property
     def idle(self) -> bool:
@@ -139,21 +174,46 @@ class PipelineWorker(Generic[T, P]):
         self._preparer.stop(timeout)
         self._finisher.stop(timeout)
 
+    def _stage_1_delay(self) -> float:
+        """s until stage 1 should take the newest item (its LatestFrameWorker's hold)."""
+        with self._lock:
+            if self._handed_over:
+                return RECHECK_PERIOD
+            if self._finish_started is None or not self._finish_times:
+                return 0.0
+            lead = float(np.median(self._prepare_times)) + START_MARGIN if self._prepare_times else START_MARGIN
+            end = self._finish_started + float(np.median(self._finish_times))
+        return end - lead - time.monotonic()
+
     def _prepare_and_pass(self, pair: Tuple[int, T]) -> None:
         generation, item = pair
+        start = time.monotonic()
         try:
             prepared = self._prepare(item)
         except Exception as error:  # reported by stage 2, in order
             prepared = _Failure(error)
         with self._lock:
+            self._prepare_times.append(time.monotonic() - start)
             if generation == self._generation:
+                self._handed_over = True
                 self._finisher.submit((item, prepared))
 
     def _finish_or_raise(self, pair: Tuple[T, P]) -> None:
         item, prepared = pair
-        if isinstance(prepared, _Failure):
-            raise prepared.error
-        self._finish(item, prepared)
+        start = time.monotonic()
+        with self._lock:
+            self._handed_over, self._finish_started = False, start
+        self._preparer.wake()
+        try:
+            if isinstance(prepared, _Failure):
+                raise prepared.error
+            self._finish(item, prepared)
+            with self._lock:
+                self._finish_times.append(time.monotonic() - start)
+        finally:
+            with self._lock:
+                self._finish_started = None
+            self._preparer.wake()
 
 
 class _Failure:

@@ -95,7 +95,7 @@ def test_pipeline_prepares_the_next_item_while_the_previous_one_is_finished():
     assert finished == [(0, 0), (1, 10)]
 
 
-def test_pipeline_holds_one_prepared_item_the_newest_and_reports_each_replaced_one():
+def test_pipeline_holds_one_prepared_item_prepares_no_other_meanwhile_then_takes_the_newest():
     release, finishing = threading.Event(), threading.Event()
     prepared, finished, dropped = [], [], []
 
@@ -111,22 +111,25 @@ def test_pipeline_holds_one_prepared_item_the_newest_and_reports_each_replaced_o
     for item in range(1, 101):
         pipeline.submit(item)
         time.sleep(0.001)
-    assert _wait(lambda: prepared and prepared[-1] == 100)  # stage 1 went through the burst
+    assert _wait(lambda: len(prepared) == 2)
+    time.sleep(0.2)
+    assert len(prepared) == 2  # one prepared item waits; stage 1 holds the newest raw one
     release.set()
     assert _wait(lambda: pipeline.idle)
     pipeline.stop()
-    assert finished == [0, 100]
-    assert sorted(dropped) == list(range(1, 100))  # in either slot, each once
+    assert finished == prepared and finished[0] == 0 and finished[-1] == 100 and len(finished) == 3
+    assert sorted(dropped + finished) == list(range(101))  # every other item reported dropped, once
 
 
-def test_pipeline_finishes_items_in_arrival_order_under_a_steady_stream():
-    finished = []
+def test_pipeline_finishes_items_in_arrival_order_and_prepares_no_more_than_it_finishes_under_a_stream():
+    prepared, finished = [], []
 
-    def finish(item: int, prepared: int) -> None:
+    def finish(item: int, value: int) -> None:
         time.sleep(0.004)
         finished.append(item)
 
-    pipeline = PipelineWorker(lambda item: time.sleep(0.002) or item, finish, on_error=lambda item, error: None)
+    pipeline = PipelineWorker(lambda item: time.sleep(0.002) or prepared.append(item) or item, finish,
+                              on_error=lambda item, error: None)
     for item in range(200):
         pipeline.submit(item)
         time.sleep(0.001)
@@ -135,6 +138,7 @@ def test_pipeline_finishes_items_in_arrival_order_under_a_steady_stream():
     assert finished[-1] == 199  # the newest item is never lost
     assert finished == sorted(set(finished))  # strictly increasing: nothing out of order, nothing twice
     assert len(finished) < 200  # the stream was faster than stage 2: some items were dropped
+    assert prepared == finished  # no preparation wasted on an item that was then dropped
 
 
 def test_pipeline_reports_an_error_in_either_stage_in_order_on_the_stage_2_thread_and_goes_on():
