@@ -21,7 +21,6 @@ non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launc
 the node; SIGINT or SIGTERM stop it after the frame in progress is published, then rclpy shuts down.
 """
 
-import signal
 import threading
 import time
 import traceback
@@ -33,7 +32,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter as RosParameter
@@ -55,6 +53,7 @@ from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.ros import conversions
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
 from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status
+from hfl_ros.ros.executable import spin_until_stopped, stop_on_signals
 from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
 from hfl_ros.ros.worker import LatestFrameWorker, PipelineWorker
@@ -64,12 +63,10 @@ NODE_NAME = "perception_node"
 UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
 #: s to wait for the frame in progress when the node is cleaned up or destroyed.
 WORKER_STOP_TIMEOUT = 30.0
-#: s between checks for a stop signal while spinning.
-SPIN_PERIOD = 0.1
 
-#: (checkpoint or None, mano_dir, device, fp16) -> an estimator with HandObjectEstimator's `estimate`,
-#: `untrained` and `device`; called at configure.
-EstimatorFactory = Callable[[Optional[str], str, str, bool], HandObjectEstimator]
+#: (checkpoint or None, mano_dir, device, pose_settings, inference) -> an estimator with HandObjectEstimator's
+#: `estimate`, `untrained` and `device`; called at configure.
+EstimatorFactory = Callable[..., HandObjectEstimator]
 
 #: Skip reasons (diagnostics keys).
 SKIP_NO_CAMERA_INFO = "no camera_info"
@@ -162,7 +159,7 @@ class PerceptionNode(LifecycleNode):
             detector = HandDetector(settings.detector_settings) if settings.detector else None
             try:
                 estimator = self._estimator_factory(settings.checkpoint or None, settings.mano_dir, settings.device,
-                                                    settings.fp16)
+                                                    inference=settings.inference)
             except Exception:
                 if detector is not None:
                     detector.close()
@@ -472,27 +469,15 @@ class PerceptionNode(LifecycleNode):
 
 def main(args: Optional[List[str]] = None,
          estimator_factory: EstimatorFactory = HandObjectEstimator.from_files) -> int:
-    """Entry point of the `perception_node` executable.
-
-    SIGINT / SIGTERM end the spin; the node is destroyed (its worker finishes and publishes the frame in
-    progress) before rclpy shuts down, so nothing is published on a shut-down context. rclpy's own signal
-    handler would shut the context down first, hence it is not installed.
-    """
+    """Entry point of the `perception_node` executable: with `autostart`, configure and activate, then spin
+    until SIGINT / SIGTERM (hfl_ros.ros.executable: the frame in progress is published before rclpy shuts
+    down)."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     node = PerceptionNode(estimator_factory=estimator_factory)
-    try:
-        if node.get_parameter("autostart").value and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            node.trigger_activate()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=SPIN_PERIOD)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    if node.get_parameter("autostart").value and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        node.trigger_activate()
+    spin_until_stopped(node, stop)
     return 0
 
 

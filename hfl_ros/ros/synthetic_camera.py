@@ -16,9 +16,9 @@ from typing import List, Optional, Tuple
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from transforms3d.axangles import axangle2mat, mat2axangle
@@ -27,6 +27,7 @@ from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, random_appearanc
 from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.msg import HandObjectRois
 from hfl_ros.ros.conversions import camera_info_message, image_message, roi_from_box
+from hfl_ros.ros.executable import spin_until_stopped, stop_on_signals
 
 NODE_NAME = "synthetic_camera"
 #: Sway of the hand-object pair: peak rotation (rad) about the camera's y and x axes, peak shift (m).
@@ -135,17 +136,12 @@ class SyntheticCamera(Node):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Entry point of the `synthetic_camera` executable; exits after `count` frames when count > 0."""
-    rclpy.init(args=args)
+    """Entry point of the `synthetic_camera` executable; exits after `count` frames when count > 0, else at
+    SIGINT / SIGTERM (hfl_ros.ros.executable)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = stop_on_signals()
     node = SyntheticCamera()
-    try:
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_stopped(node, stop, finished=lambda: node.finished)
     return 0
 
 

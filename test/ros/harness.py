@@ -1,13 +1,18 @@
-"""Test machinery for the ROS integration tests: a recorder of every output of a perception node.
+"""Test machinery for the ROS integration tests: a recorder of every output of a perception node, and
+`ros2 launch` run as a user runs it.
 
-The node processes themselves are started with the demo's helpers (hfl_ros.ros.demo), the camera messages
-built with the node's conversions (hfl_ros.ros.conversions).
+Single node processes are started with the demo's helpers (hfl_ros.ros.demo), camera messages built with
+the node's conversions (hfl_ros.ros.conversions).
 """
 
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
@@ -25,6 +30,7 @@ OUTPUT_TOPICS: Dict[str, type] = {
     "hand_object": HandObject,
     "object_pose": PoseStamped,
     "hand_joints": PoseArray,
+    "hand_joints_wrist": PoseArray,
     "markers": MarkerArray,
     "debug_image": Image,
 }
@@ -60,6 +66,11 @@ class OutputRecorder:
         with self._lock:
             return [message for _, message in self._messages[topic]]
 
+    def timed(self, topic: str) -> List[Tuple[float, object]]:
+        """(receive time.time(), message) of each message on `topic`."""
+        with self._lock:
+            return list(self._messages[topic])
+
     def wait_for(self, predicate: Callable[["OutputRecorder"], bool], timeout: float) -> bool:
         """Wait until predicate(self) holds (re-checked on each message); False on timeout."""
         deadline = time.monotonic() + timeout
@@ -75,3 +86,55 @@ class OutputRecorder:
     def latest_diagnostics(self, name_contains: str = "hfl_ros") -> Optional[Dict[str, str]]:
         """Key -> value (plus "level" and "message") of the newest matching DiagnosticStatus, or None."""
         return status_values(self.messages("diagnostics"), name_contains)
+
+
+class LaunchedSystem:
+    """`ros2 launch hfl_ros perception.launch.py name:=value ...` as a user runs it in a terminal: in a
+    process group of its own (Ctrl-C = SIGINT to the group), its output in `log_path`. `ros2(...)` runs the
+    ros2 CLI in the same environment (the same DDS domain)."""
+
+    def __init__(self, arguments: Mapping[str, str], env: Mapping[str, str], log_path: Path) -> None:
+        self.env = dict(env)
+        self.log_path = log_path
+        self.interrupted_at: Optional[int] = None  # log size when SIGINT was sent
+        command = ["ros2", "launch", "hfl_ros", "perception.launch.py",
+                   *(f"{name}:={value}" for name, value in arguments.items())]
+        with open(log_path, "wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def ros2(self, *arguments: str, timeout: float = 90.0) -> subprocess.CompletedProcess:
+        """`ros2 <arguments>`; stdout and stderr as text."""
+        return subprocess.run(["ros2", *arguments], env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def group_alive(self) -> bool:
+        """True while any process of the launch's process group (ros2 launch and the nodes) exists."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def interrupt(self, timeout: float) -> Optional[int]:
+        """Ctrl-C: SIGINT to the process group; the exit code of `ros2 launch`, None if it still runs after
+        `timeout` s."""
+        self.interrupted_at = self.log_path.stat().st_size
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        """Interrupt, then kill whatever of the group is left."""
+        if self.running():
+            self.interrupt(20.0)
+        if self.group_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10.0)
