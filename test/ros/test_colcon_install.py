@@ -50,6 +50,7 @@ def test_cmake_install_holds_messages_sources_executables_launch_and_config(tmp_
         assert os.access(path, os.X_OK) and f"hfl_ros.ros.{executable} import main" in path.read_text()
     share = prefix / "share" / "hfl_ros"
     assert (share / "launch" / "perception.launch.py").is_file() and (share / "config" / "hfl_ros.rviz").is_file()
+    assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / "hfl_ros").is_file()  # ros2 finds it
 
     run_env = dict(os.environ, PYTHONPATH=str(site), AMENT_PREFIX_PATH=f"{prefix}{os.pathsep}{sys.prefix}",
                    LD_LIBRARY_PATH=os.pathsep.join([str(prefix / "lib"), os.environ.get("LD_LIBRARY_PATH", "")]))
