@@ -34,6 +34,9 @@ OUTPUT_TOPICS: Dict[str, type] = {
     "markers": MarkerArray,
     "debug_image": Image,
 }
+#: What a ros2 CLI command prints when its discovery has not seen the node yet, and how often to ask.
+NODE_NOT_DISCOVERED = "Node not found"
+DISCOVERY_ATTEMPTS = 3
 
 
 class OutputRecorder:
@@ -104,8 +107,15 @@ class LaunchedSystem:
                                             start_new_session=True)
 
     def ros2(self, *arguments: str, timeout: float = 90.0) -> subprocess.CompletedProcess:
-        """`ros2 <arguments>`; stdout and stderr as text."""
-        return subprocess.run(["ros2", *arguments], env=self.env, capture_output=True, text=True, timeout=timeout)
+        """`ros2 <arguments>`; stdout and stderr as text. Without a daemon each call discovers the graph anew,
+        which on a loaded machine can take longer than its --spin-time: a call that did not find the node
+        yet is repeated (DISCOVERY_ATTEMPTS in all)."""
+        for _ in range(DISCOVERY_ATTEMPTS):
+            completed = subprocess.run(["ros2", *arguments], env=self.env, capture_output=True, text=True,
+                                       timeout=timeout)
+            if completed.returncode == 0 or NODE_NOT_DISCOVERED not in completed.stderr:
+                break
+        return completed
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
