@@ -316,9 +316,7 @@ class PerceptionNode(LifecycleNode):
         except ImageConversionError as error:
             raise SkippedFrame(SKIP_BAD_IMAGE, str(error)) from error
 
-    def _intrinsics(self, info: Optional[CameraInfo], width: int, height: int) -> np.ndarray:
-        if info is None:
-            raise SkippedFrame(SKIP_NO_CAMERA_INFO, "no camera_info received yet")
+    def _intrinsics(self, info: CameraInfo, width: int, height: int) -> np.ndarray:
         try:
             K = intrinsics_from_camera_info(info.k, info.p, self._settings.intrinsics_source)
             check_image_size(info.width, info.height, width, height)
