@@ -31,7 +31,7 @@ if shutil.which("ros2") is None:
                 "../shared/ros2_launch, which this checkout lacks", allow_module_level=True)
 
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 
@@ -117,12 +117,26 @@ class Client:
         self.node = rclpy.create_node("hfl_cli_test_client", context=self.context)
         self.outputs = harness.OutputRecorder(self.node, NAMESPACE)
         self.camera_headers: List[object] = []
+        # Best effort like the camera, but a deep history: on a loaded machine this thread may not take
+        # samples for a while, and the sensor-data profile's 5-deep history would drop the stamps meanwhile.
+        camera_qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.node.create_subscription(CameraInfo, CAMERA_INFO, lambda m: self.camera_headers.append(m.header),
-                                      qos_profile_sensor_data)
+                                      camera_qos)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
         self.spinner.start()
+
+    def camera_stamps(self, until: float = 0.0, timeout: float = 10.0) -> set:
+        """(stamp seconds, frame_id) of every camera_info received, once one stamped `until` or later has
+        arrived or `timeout` s have passed (the echo of an output can return before this thread has taken
+        the camera_info of the same image)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            headers = {(stamp_seconds(h.stamp), h.frame_id) for h in list(self.camera_headers)}
+            if any(stamp >= until for stamp, _ in headers) or time.monotonic() > deadline:
+                return headers
+            time.sleep(0.05)
 
     def results(self, after: float = 0.0) -> List[object]:
         """hand_object messages received after time.time() `after`."""
@@ -230,7 +244,7 @@ def _subscriptions(launched: harness.LaunchedSystem, node: str = NODE) -> Dict[s
 def test_topic_echo_shows_a_hand_object_stamped_like_a_synthetic_image(system, launched):
     header = _echo_once(launched, *HAND_OBJECT, "--field", "header")
     stamp = header["stamp"]["sec"] + header["stamp"]["nanosec"] * 1e-9
-    camera = {(stamp_seconds(h.stamp), h.frame_id) for h in list(system.client.camera_headers)}
+    camera = system.client.camera_stamps(until=stamp)
     assert header["frame_id"] == CAMERA_FRAME
     assert (stamp, CAMERA_FRAME) in camera, "the hand_object's header is not one of the synthetic images'"
     assert _echo_once(launched, *HAND_OBJECT, "--field", "untrained") is False  # a checkpoint was given
