@@ -1,4 +1,5 @@
-"""Rotations as a manifold (numpy, float64): exp / log maps and geodesic angle on SO(3).
+"""Rotations as a manifold (numpy, float64): exp / log maps and geodesic angle on SO(3), and the unit
+quaternion of a rotation (for messages).
 
 For filtering and gating rotations frame by frame without ever averaging matrix or quaternion entries:
 the slerp from A towards B by a fraction t is ``A @ exp_map(t * relative_rotation_vector(A, B))``.
@@ -81,3 +82,26 @@ def rotation_angle(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     start = as_numpy(start, "start", shape="*,3,3", finite=True)
     v, cosine = _axial_and_cosine(np.swapaxes(start, -1, -2) @ as_numpy(end, "end", shape="*,3,3", finite=True))
     return np.arctan2(np.linalg.norm(v, axis=-1), cosine)
+
+
+def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Rotation matrix (..., 3, 3) -> unit quaternion (..., 4) as (w, x, y, z) with w >= 0.
+
+    The matrix entries give 4 q q^T; its row with the largest diagonal entry (4 w^2, 4 x^2, 4 y^2 or
+    4 z^2) is the best-conditioned multiple of q, normalised here.
+    """
+    m = as_numpy(rotation, "rotation", shape="*,3,3", finite=True)
+    d = m - np.swapaxes(m, -1, -2)
+    s = m + np.swapaxes(m, -1, -2)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    rows = (
+        (1 + m00 + m11 + m22, d[..., 2, 1], d[..., 0, 2], d[..., 1, 0]),
+        (d[..., 2, 1], 1 + m00 - m11 - m22, s[..., 1, 0], s[..., 0, 2]),
+        (d[..., 0, 2], s[..., 1, 0], 1 - m00 + m11 - m22, s[..., 2, 1]),
+        (d[..., 1, 0], s[..., 0, 2], s[..., 2, 1], 1 - m00 - m11 + m22),
+    )
+    outer = np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    best = np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)
+    q = np.take_along_axis(outer, best[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)

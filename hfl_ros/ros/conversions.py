@@ -12,13 +12,13 @@ from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from std_msgs.msg import ColorRGBA, Header
-from transforms3d.quaternions import mat2quat
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS
 from hfl_ros.detection.policy import ExternalRois
 from hfl_ros.filtering import FilteredFrame, FilteredHand, FilteredObject
 from hfl_ros.geometry.camera import transform_points
+from hfl_ros.geometry.so3 import matrix_to_quaternion
 from hfl_ros.inference.tracking import TrackedFrame
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import FilteredHand as FilteredHandMsg
@@ -107,12 +107,8 @@ def non_finite_fields(estimate: HandObjectEstimate) -> List[str]:
 
 def quaternion_from_matrix(rotation: np.ndarray) -> Quaternion:
     """(3, 3) rotation matrix -> unit geometry_msgs/Quaternion (w >= 0)."""
-    w, x, y, z = mat2quat(np.asarray(rotation, dtype=np.float64))
-    q = np.array([w, x, y, z])
-    q = q / np.linalg.norm(q)
-    if q[0] < 0:
-        q = -q
-    return Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))
+    w, x, y, z = matrix_to_quaternion(rotation)
+    return Quaternion(w=float(w), x=float(x), y=float(y), z=float(z))
 
 
 def pose_from_rotation_translation(rotation: np.ndarray, translation: np.ndarray) -> Pose:

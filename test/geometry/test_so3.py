@@ -1,11 +1,11 @@
-"""SO(3) exp / log maps and geodesic angle (numpy), checked against the torch conversions."""
+"""SO(3) exp / log maps, geodesic angle and quaternion (numpy), checked against the torch conversions."""
 
 import numpy as np
 import pytest
 import torch
 
-from hfl_ros.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from hfl_ros.geometry.so3 import exp_map, log_map, relative_rotation_vector, rotation_angle
+from hfl_ros.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, quaternion_to_matrix
+from hfl_ros.geometry.so3 import exp_map, log_map, matrix_to_quaternion, relative_rotation_vector, rotation_angle
 
 
 def _rotation_vectors(count: int, seed: int = 0) -> np.ndarray:
@@ -44,8 +44,21 @@ def test_relative_rotation_vector_takes_the_short_way_across_pi():
     assert rotation_angle(start, end) == pytest.approx(0.2, abs=1e-9)
 
 
+def test_matrix_to_quaternion_round_trips_through_the_torch_inverse_on_every_branch():
+    # Angles near pi about each axis make x, y or z the largest component (the other three branches).
+    axis_aligned = (np.eye(3)[:, None, :] * np.array([np.pi, np.pi - 1e-6, np.pi - 1e-3])[None, :, None]).reshape(-1, 3)
+    matrices = exp_map(np.concatenate((_rotation_vectors(500, seed=2), axis_aligned)))
+    q = matrix_to_quaternion(matrices)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-12)
+    assert np.all(q[:, 0] >= 0)
+    np.testing.assert_allclose(quaternion_to_matrix(torch.from_numpy(q)).numpy(), matrices, atol=1e-12)
+    assert matrix_to_quaternion(matrices[:500].reshape(2, 250, 3, 3)).shape == (2, 250, 4)
+
+
 def test_bad_shapes_and_non_finite_values_are_named():
     with pytest.raises(ValueError, match="rotation_vector"):
         exp_map(np.zeros(4))
     with pytest.raises(ValueError, match="rotation must be finite"):
         log_map(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="rotation"):
+        matrix_to_quaternion(np.eye(4))

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("rclpy", exc_type=ImportError,
                     reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
-from transforms3d.quaternions import quat2mat  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
@@ -20,6 +20,7 @@ from hfl_ros.detection.policy import HandTarget, SourcedBox  # noqa: E402
 from hfl_ros.filtering import HandObjectFilter  # noqa: E402
 from hfl_ros.geometry.camera import transform_points  # noqa: E402
 from hfl_ros.geometry.control_points import control_points_from_points  # noqa: E402
+from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from hfl_ros.inference.tracking import TrackedFrame  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402
 from hfl_ros.msg import HandObjectRois  # noqa: E402  (after conversions: the generated package joins hfl_ros)
@@ -36,7 +37,8 @@ def _same_header(header: Header) -> bool:
 
 
 def _matrix(q) -> np.ndarray:
-    return quat2mat([q.w, q.x, q.y, q.z])
+    """(3, 3) rotation of a geometry_msgs/Quaternion, by the project's inverse of the conversion."""
+    return quaternion_to_matrix(torch.tensor([q.w, q.x, q.y, q.z], dtype=torch.float64)).numpy()
 
 
 def _xyz(points) -> np.ndarray:
@@ -56,8 +58,7 @@ def _left(estimate):
 def test_quaternion_round_trips_and_is_unit():
     rng = np.random.default_rng(0)
     for _ in range(20):
-        q = rng.normal(size=4)
-        rotation = quat2mat(q / np.linalg.norm(q))
+        rotation = quaternion_to_matrix(torch.from_numpy(rng.normal(size=4))).numpy()
         msg = conversions.quaternion_from_matrix(rotation)
         assert np.isclose(np.linalg.norm([msg.w, msg.x, msg.y, msg.z]), 1.0) and msg.w >= 0
         np.testing.assert_allclose(_matrix(msg), rotation, atol=1e-12)

@@ -24,6 +24,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import pytest
+import torch
 
 rclpy = pytest.importorskip("rclpy", exc_type=ImportError,
                             reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
@@ -32,7 +33,6 @@ from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
-from transforms3d.quaternions import quat2mat  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -44,6 +44,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
 from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
 from hfl_ros.geometry.boxes import box_iou  # noqa: E402
+from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
 from hfl_ros.msg import HandObjectRois  # noqa: E402
 from hfl_ros.ros.conversions import box_from_roi, camera_info_message, image_message, roi_from_box, \
@@ -548,7 +549,8 @@ def _moving_hand(ros: Ros, t: float, frames: int) -> List[object]:
 def _pose_matrix(pose) -> np.ndarray:
     q = pose.orientation
     matrix = np.eye(4)
-    matrix[:3, :3], matrix[:3, 3] = quat2mat([q.w, q.x, q.y, q.z]), _position(pose)
+    rotation = quaternion_to_matrix(torch.tensor([q.w, q.x, q.y, q.z], dtype=torch.float64)).numpy()
+    matrix[:3, :3], matrix[:3, 3] = rotation, _position(pose)
     return matrix
 
 
