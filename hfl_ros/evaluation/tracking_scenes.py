@@ -18,17 +18,18 @@ from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-from transforms3d.axangles import axangle2mat, mat2axangle
 
-from hfl_ros.constants import HAND_BOX_EXPANSION
 from hfl_ros.data.sample import FrameAnnotation
-from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, default_assets, random_appearance, render_frame, render_scene
-from hfl_ros.geometry.camera import points_box, project_points, transform_points
+from hfl_ros.data.synthetic import (SceneAssets, SyntheticScene, default_assets, draw_grasp, render_moved, sway,
+                                    true_boxes)
+from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.objects import ObjectModel
 
-#: Peak rotation (rad) of the sway about the camera's y and x axes.
+#: Peak rotation (rad) of the sway (hfl_ros.data.synthetic.sway) about the camera's y and x axes.
 SWAY_ROTATION = (0.3, 0.15)
+#: The up-down shift of the sway as a fraction of the left-right one.
+SWAY_RISE = 0.3
 #: Where hidden frames put the pair, m along the camera's x axis (far out of any view).
 HIDDEN_SHIFT = 50.0
 
@@ -46,14 +47,6 @@ class SequenceFrame:
     visible: bool
 
 
-def true_boxes(annotation: FrameAnnotation) -> Tuple[np.ndarray, np.ndarray]:
-    """Ground-truth hand box (joints' box x1.1) and object box (projected control points' box), (4,) px each."""
-    hand = points_box(project_points(annotation.joints_3d, annotation.K), HAND_BOX_EXPANSION)
-    points = transform_points(annotation.object_control_points, annotation.object_rotation,
-                              annotation.object_translation)
-    return hand, points_box(project_points(points, annotation.K))
-
-
 def render_sequence(seed: int, frames: int, image_size: Tuple[int, int] = (640, 480), sweep: float = 0.25,
                     hidden: Sequence[int] = (), assets: Optional[SceneAssets] = None,
                     objects: Tuple[str, ...] = ()) -> List[SequenceFrame]:
@@ -66,37 +59,14 @@ def render_sequence(seed: int, frames: int, image_size: Tuple[int, int] = (640, 
         raise ValueError(f"frames must be >= 1, got {frames}")
     assets = assets or default_assets()
     scene = SyntheticScene(image_size=image_size, objects=objects, noise_std=(0.0, 0.0), placement=0.2)
-    rng = np.random.default_rng(seed)
-    _, start, _ = render_frame(rng, scene, assets)
-    appearance = random_appearance(rng, scene)
-    K = start.K
-    pose, shape = start.mano_pose, start.mano_shape
-    angle = np.linalg.norm(pose[:3])
-    global_rotation = axangle2mat(pose[:3], angle) if angle > 0 else np.eye(3)
-    vertices, joints = assets.hand(pose, shape)
-    centre = (start.wrist + start.object_translation) / 2
-    reach = sweep * image_size[0] * centre[2] / K[0, 0]
+    grasp = draw_grasp(np.random.default_rng(seed), scene, assets)
+    reach = sweep * image_size[0] * grasp.centre[2] / grasp.start.K[0, 0]
+    rotations, shifts = sway(np.arange(frames) / frames, SWAY_ROTATION, (reach, SWAY_RISE * reach))
     hidden = set(int(index) for index in hidden)
-    sequence = []
-    for index in range(frames):
-        phase = 2 * np.pi * index / frames
-        rotation = axangle2mat((0.0, 1.0, 0.0), SWAY_ROTATION[0] * np.sin(phase)) @ \
-            axangle2mat((1.0, 0.0, 0.0), SWAY_ROTATION[1] * np.sin(2 * phase))
-        shift = np.array([reach * np.sin(phase), 0.3 * reach * np.cos(phase), 0.0])
-        if index in hidden:
-            shift[0] += HIDDEN_SHIFT
-        axis, moved_angle = mat2axangle(rotation @ global_rotation)
-        moved_pose = np.concatenate((np.asarray(axis) * moved_angle, pose[3:]))
-        wrist = rotation @ (start.wrist - centre) + centre + shift
-        object_rotation = rotation @ start.object_rotation
-        object_translation = rotation @ (start.object_translation - centre) + centre + shift
-        image, truth, _ = render_scene(assets, moved_pose, shape, wrist, start.object_name, object_rotation,
-                                       object_translation, K, image_size, appearance,
-                                       frame_id=f"sequence/{seed}/{index:04d}",
-                                       hand_mesh=(vertices @ rotation.T, joints @ rotation.T))
-        hand_box, object_box = true_boxes(truth)
-        sequence.append(SequenceFrame(image, truth, hand_box, object_box, index not in hidden))
-    return sequence
+    visible = np.array([index not in hidden for index in range(frames)])
+    shifts[~visible, 0] += HIDDEN_SHIFT
+    moved = render_moved(assets, grasp, rotations, shifts, frame_id=f"sequence/{seed}")
+    return [SequenceFrame(image, truth, *true_boxes(truth), bool(seen)) for (image, truth), seen in zip(moved, visible)]
 
 
 def _inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:

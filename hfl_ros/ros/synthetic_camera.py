@@ -21,18 +21,17 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from transforms3d.axangles import axangle2mat, mat2axangle
 
-from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, random_appearance, render_frame, render_scene
-from hfl_ros.geometry.camera import points_box, project_points, transform_points
+from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, draw_grasp, render_moved, sway, true_boxes
 from hfl_ros.msg import HandObjectRois
 from hfl_ros.ros.conversions import camera_info_message, image_message, roi_from_box
 from hfl_ros.ros.executable import spin_until_stopped, stop_on_signals
 
 NODE_NAME = "synthetic_camera"
-#: Sway of the hand-object pair: peak rotation (rad) about the camera's y and x axes, peak shift (m).
+#: Sway of the hand-object pair (hfl_ros.data.synthetic.sway): peak rotation (rad) about the camera's y and
+#: x axes, peak shift (m) along its x and y axes.
 SWAY_ROTATION = (0.35, 0.2)
-SWAY_SHIFT = 0.03
+SWAY_SHIFT = (0.03, 0.015)
 
 PARAMETERS = {
     "rate": (30.0, "frames per second"),
@@ -57,40 +56,14 @@ class RenderedFrame:
     object_box: np.ndarray
 
 
-def sway(phase: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Rotation (3, 3) and shift (3,) m of the sway at `phase` in [0, 1) (one period; smooth and periodic)."""
-    angle = 2 * np.pi * phase
-    rotation = axangle2mat((0.0, 1.0, 0.0), SWAY_ROTATION[0] * np.sin(angle)) @ \
-        axangle2mat((1.0, 0.0, 0.0), SWAY_ROTATION[1] * np.sin(2 * angle))
-    shift = SWAY_SHIFT * np.array([np.sin(angle), 0.5 * np.cos(angle), 0.0])
-    return rotation, shift
-
-
 def render_loop(assets: SceneAssets, scene: SyntheticScene, rng: np.random.Generator,
                 frames: int) -> Tuple[np.ndarray, List[RenderedFrame]]:
-    """K (3, 3) and `frames` rendered frames of one random grasp swaying about the hand-object centre."""
-    _, annotation, _ = render_frame(rng, scene, assets)
-    appearance = random_appearance(rng, scene)
-    K = annotation.K
-    pose, shape = annotation.mano_pose, annotation.mano_shape
-    global_rotation = axangle2mat(pose[:3], np.linalg.norm(pose[:3])) if np.linalg.norm(pose[:3]) > 0 else np.eye(3)
-    hand_vertices, hand_joints = assets.hand(pose, shape)
-    centre = (annotation.wrist + annotation.object_translation) / 2
-    rendered = []
-    for index in range(frames):
-        rotation, shift = sway(index / frames)
-        axis, angle = mat2axangle(rotation @ global_rotation)
-        moved_pose = np.concatenate((np.asarray(axis) * angle, pose[3:]))
-        wrist = rotation @ (annotation.wrist - centre) + centre + shift
-        object_rotation = rotation @ annotation.object_rotation
-        object_translation = rotation @ (annotation.object_translation - centre) + centre + shift
-        mesh = (hand_vertices @ rotation.T, hand_joints @ rotation.T)
-        image, truth, _ = render_scene(assets, moved_pose, shape, wrist, annotation.object_name, object_rotation,
-                                       object_translation, K, scene.image_size, appearance, hand_mesh=mesh)
-        control_points = transform_points(truth.object_control_points, object_rotation, object_translation)
-        rendered.append(RenderedFrame(image, points_box(project_points(truth.joints_3d, K), 1.1),
-                                      points_box(project_points(control_points, K))))
-    return K, rendered
+    """K (3, 3) and `frames` rendered frames of one random grasp swaying (one period) about the hand-object
+    centre; the boxes are the ground truth's (hfl_ros.data.synthetic.true_boxes)."""
+    grasp = draw_grasp(rng, scene, assets)
+    rotations, shifts = sway(np.arange(frames) / frames, SWAY_ROTATION, SWAY_SHIFT)
+    moved = render_moved(assets, grasp, rotations, shifts)
+    return grasp.start.K, [RenderedFrame(image, *true_boxes(truth)) for image, truth in moved]
 
 
 class SyntheticCamera(Node):

@@ -4,8 +4,7 @@ result on the mirrored image, and it stays consistent with the original camera (
 import numpy as np
 import pytest
 
-from hfl_ros.data.synthetic import bundled_sample, default_assets
-from hfl_ros.evaluation.tracking_scenes import true_boxes
+from hfl_ros.data.synthetic import bundled_sample, default_assets, true_boxes
 from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.geometry.mirror import (
     mirror_axis_angles, mirror_box, mirror_faces, mirror_image, mirror_intrinsics, mirror_pixels, mirror_points,

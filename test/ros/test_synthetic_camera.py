@@ -1,4 +1,4 @@
-"""Synthetic camera: the sway is smooth and periodic; the rendered loop moves and its boxes fit."""
+"""Synthetic camera: the rendered loop moves and its boxes fit (the sway itself: test/data/synthetic/test_motion.py)."""
 
 import numpy as np
 import pytest
@@ -7,19 +7,7 @@ pytest.importorskip("rclpy", exc_type=ImportError,
                     reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
 from hfl_ros.data.synthetic import SceneAssets, SyntheticScene  # noqa: E402
-from hfl_ros.ros.synthetic_camera import render_loop, sway  # noqa: E402
-
-
-def test_sway_is_periodic_and_starts_at_rest():
-    rotation, shift = sway(0.0)
-    np.testing.assert_allclose(rotation, np.eye(3), atol=1e-12)
-    np.testing.assert_allclose(shift[:2], [0.0, 0.015])
-    for phase in (0.1, 0.37):
-        a, b = sway(phase), sway(phase + 1.0)
-        np.testing.assert_allclose(a[0], b[0], atol=1e-12)
-        np.testing.assert_allclose(a[0] @ a[0].T, np.eye(3), atol=1e-12)
-    step = np.linalg.norm(sway(0.01)[0] - sway(0.0)[0])
-    assert 0 < step < 0.05  # smooth: a hundredth of the period moves little
+from hfl_ros.ros.synthetic_camera import render_loop  # noqa: E402
 
 
 def test_render_loop_frames_move_and_boxes_lie_in_the_image(mano_dir):
