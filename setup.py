@@ -15,7 +15,6 @@ setup(
         "opencv-python-headless",
         "trimesh",
         "pyyaml",
-        "transforms3d",
         "tqdm",
         "tensorboard",
         "torch",

