@@ -16,6 +16,10 @@ from hfl_ros.geometry.checks import as_numpy
 _SMALL_SINE = 1e-9
 #: Below this cosine of the angle (about 154 degrees), log_map reads the axis from the symmetric part.
 _NEAR_PI_COSINE = -0.9
+#: 4 w^2, 4 x^2, 4 y^2, 4 z^2 of a rotation's quaternion are 1 + these signs times (m00, m11, m22).
+_SQUARE_SIGNS = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
+#: 4 q q^T (row-major) from (4 w^2, 4 x^2, 4 y^2, 4 z^2, 4 wx, 4 wy, 4 wz, 4 xy, 4 xz, 4 yz).
+_OUTER_ENTRIES = np.array([0, 4, 5, 6, 4, 1, 7, 8, 5, 7, 2, 9, 6, 8, 9, 3])
 
 
 def _skew(vector: np.ndarray) -> np.ndarray:
@@ -91,17 +95,10 @@ def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     4 z^2) is the best-conditioned multiple of q, normalised here.
     """
     m = as_numpy(rotation, "rotation", shape="*,3,3", finite=True)
-    d = m - np.swapaxes(m, -1, -2)
-    s = m + np.swapaxes(m, -1, -2)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    rows = (
-        (1 + m00 + m11 + m22, d[..., 2, 1], d[..., 0, 2], d[..., 1, 0]),
-        (d[..., 2, 1], 1 + m00 - m11 - m22, s[..., 1, 0], s[..., 0, 2]),
-        (d[..., 0, 2], s[..., 1, 0], 1 - m00 + m11 - m22, s[..., 2, 1]),
-        (d[..., 1, 0], s[..., 0, 2], s[..., 2, 1], 1 - m00 - m11 + m22),
-    )
-    outer = np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
-    best = np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)
-    q = np.take_along_axis(outer, best[..., None, None], axis=-2)[..., 0, :]
+    squares = 1 + np.diagonal(m, axis1=-2, axis2=-1) @ _SQUARE_SIGNS.T
+    with_w = m[..., [2, 0, 1], [1, 2, 0]] - m[..., [1, 2, 0], [2, 0, 1]]  # m21 - m12, m02 - m20, m10 - m01
+    without_w = m[..., [1, 0, 2], [0, 2, 1]] + m[..., [0, 2, 1], [1, 0, 2]]  # m10 + m01, m02 + m20, m21 + m12
+    outer = np.concatenate((squares, with_w, without_w), axis=-1)[..., _OUTER_ENTRIES].reshape(m.shape[:-2] + (4, 4))
+    q = np.take_along_axis(outer, np.argmax(squares, axis=-1)[..., None, None], axis=-2)[..., 0, :]
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     return np.where(q[..., :1] < 0, -q, q)
