@@ -15,12 +15,10 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from hfl_ros.apps.options import add_inference_arguments, inference_config
-from hfl_ros.constants import HAND_BOX_EXPANSION
 from hfl_ros.data.io import write_rgb
 from hfl_ros.data.sample import FrameAnnotation
-from hfl_ros.data.synthetic import read_scene, read_scene_object
+from hfl_ros.data.synthetic import read_scene, read_scene_object, true_boxes
 from hfl_ros.evaluation.metrics import mpjpe, pa_mpjpe
-from hfl_ros.geometry.camera import points_box, project_points, transform_points
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
 from hfl_ros.results import HandObjectEstimate, estimate_to_dict
@@ -34,11 +32,8 @@ UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningles
 def scene_boxes(annotation: FrameAnnotation) -> Dict[str, np.ndarray]:
     """Hand and object boxes (px, image) of a scene: the dataset's hand box or the joints' box x1.1,
     and the box of the projected control points."""
-    hand = annotation.hand_box
-    if hand is None:
-        hand = points_box(project_points(annotation.joints_3d, annotation.K), HAND_BOX_EXPANSION)
-    points = transform_points(annotation.object_control_points, annotation.object_rotation, annotation.object_translation)
-    return {"hand": hand, "object": points_box(project_points(points, annotation.K))}
+    hand, obj = true_boxes(annotation)
+    return {"hand": hand if annotation.hand_box is None else annotation.hand_box, "object": obj}
 
 
 def ground_truth_errors(estimate: HandObjectEstimate, annotation: FrameAnnotation) -> Dict[str, Optional[float]]:
