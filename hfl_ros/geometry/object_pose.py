@@ -31,7 +31,9 @@ class ObjectPoseSettings:
     top_k: cells kept per control point; threshold: minimum confidence (strictly greater);
     min_correspondences: fewer kept cells than this = no pose;
     reprojection_error: RANSAC inlier threshold, px in the image the correspondences are expressed in;
-    iterations: RANSAC iterations; confidence: RANSAC success probability.
+    iterations: RANSAC iterations; confidence: RANSAC success probability;
+    max_depth: m, a solution with a control point farther from the camera plane than this is no pose (EPnP
+    on scattered correspondences can return finite, far-off solutions, e.g. 1e30 m).
     """
 
     top_k: int = 10
@@ -40,6 +42,7 @@ class ObjectPoseSettings:
     reprojection_error: float = 8.0
     iterations: int = 100
     confidence: float = 0.99
+    max_depth: float = 10.0
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -54,6 +57,8 @@ class ObjectPoseSettings:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if not 0.0 < self.confidence < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        if not self.max_depth > 0:
+            raise ValueError(f"max_depth must be positive (m), got {self.max_depth}")
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def solve_object_pose(
     uv_px: (M, 2) px, in the image ``K`` describes (the full image, or the crop with the crop's K).
     K: (3, 3) intrinsics (no distortion). settings: thresholds (``top_k``/``threshold`` are not used here).
     Returns ObjectPose, or None when there are fewer than ``settings.min_correspondences`` correspondences,
-    OpenCV fails, the result is not finite, or any control point would lie at non-positive depth.
+    OpenCV fails, the result is not finite, or any control point would lie at non-positive depth or beyond
+    ``settings.max_depth``.
     """
     points_3d = as_numpy(control_points, "control_points", shape=(NUM_CONTROL_POINTS, 3))
     ids = as_numpy(point_ids, "point_ids", shape="M", dtype=None)
@@ -169,6 +175,10 @@ def solve_object_pose(
     camera_points = transform_points(points_3d, rotation, tvec)
     if np.any(camera_points[:, 2] <= 0):
         LOGGER.debug("no object pose: solution puts the object behind the camera")
+        return None
+    if np.any(camera_points[:, 2] > settings.max_depth):
+        LOGGER.debug("no object pose: solution puts the object %.3g m away (max_depth %.3g m)",
+                     camera_points[:, 2].max(), settings.max_depth)
         return None
     inlier_ids = np.asarray(inliers).reshape(-1)
     projected = camera_points[ids[inlier_ids]] @ intrinsics.T

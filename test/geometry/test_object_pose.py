@@ -99,6 +99,17 @@ def test_round_trip_in_image_pixels() -> None:
     _assert_pose(estimate_object_pose(confidence, x, y, box, CONTROL_POINTS, K))
 
 
+def test_a_solution_beyond_max_depth_is_no_pose() -> None:
+    """EPnP on scattered correspondences can return a finite pose 1e30 m away; past max_depth it is refused,
+    and the same correspondences within max_depth give the true pose back."""
+    far = TRANSLATION + np.array([0.0, 0.0, 20.0])
+    uv = camera.project_points(camera.transform_points(CONTROL_POINTS, ROTATION, far), K)
+    ids = np.arange(len(CONTROL_POINTS))
+    assert solve_object_pose(CONTROL_POINTS, ids, uv, K) is None  # default max_depth 10 m
+    pose = solve_object_pose(CONTROL_POINTS, ids, uv, K, ObjectPoseSettings(max_depth=30.0))
+    assert pose is not None and np.linalg.norm(pose.translation - far) < 1e-2
+
+
 def test_round_trip_through_the_crop() -> None:
     """Solving in crop pixels with the crop's K gives the same pose as in image pixels."""
     uv, box = _scene()
@@ -228,6 +239,7 @@ def test_non_finite_predictions_do_not_break_the_solver() -> None:
         lambda: ObjectPoseSettings(min_correspondences=3),
         lambda: ObjectPoseSettings(threshold=1.0),
         lambda: ObjectPoseSettings(reprojection_error=0.0),
+        lambda: ObjectPoseSettings(max_depth=0.0),
     ],
 )
 def test_bad_inputs_raise(call) -> None:
