@@ -44,6 +44,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
 from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
 from hfl_ros.geometry.boxes import box_iou  # noqa: E402
+from hfl_ros.geometry.object_pose import ObjectPoseSettings  # noqa: E402
 from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
 from hfl_ros.msg import HandObjectRois  # noqa: E402
@@ -777,7 +778,7 @@ def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpo
     missing = tmp_path / "no_such_checkpoint.pth"
     node = _start_node(ros, "hfl_ros.ros.perception_node", REAL_NS,
                        {"mano_dir": str(mano_dir), "checkpoint": str(missing), "diagnostics_period": 0.2,
-                        "use_initial_roi": True},  # detector: true, as shipped
+                        "use_initial_roi": True, "min_object_inliers": 0},  # detector: true, as shipped
                        tmp_path / "real.log",
                        {"PYTHONPATH": os.pathsep.join((str(hidden.parent), ros.env.get("PYTHONPATH", "")))})
     try:
@@ -801,9 +802,17 @@ def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpo
         _wait_connected(ros, REAL_NS)
         t = next(EPOCHS)
         _send(ros, REAL_NS, t)
-        outputs = {topic: _wait_output(recorder, topic, t, timeout=120.0) for topic in harness.OUTPUT_TOPICS}
+        always = [topic for topic in harness.OUTPUT_TOPICS if topic != "object_pose"]
+        outputs = {topic: _wait_output(recorder, topic, t, timeout=120.0) for topic in always}
         for topic, messages in outputs.items():
             assert messages, f"no {topic} from the real network for the frame stamped {t}\n{node.log_tail()}"
+        # Untrained maps give PnP random correspondences: a pose or none (a far-off solution is none). With
+        # min_object_inliers 0, object_pose goes out exactly when the frame's estimate has a pose, in range.
+        has_pose = outputs["hand_object"][0].object.has_pose
+        poses = _wait_output(recorder, "object_pose", t, timeout=120.0 if has_pose else 3.0)
+        assert len(poses) == int(has_pose), f"has_pose {has_pose}, object_pose messages {len(poses)}"
+        for pose in poses:
+            assert pose.header.frame_id == FRAME and 0.0 < pose.pose.position.z <= ObjectPoseSettings().max_depth
         for message in outputs["hand_object"]:
             assert message.untrained and message.header.frame_id == FRAME
             assert np.all(np.isfinite(np.fromiter(_floats(message), dtype=np.float64)))
