@@ -4,8 +4,8 @@ Subscribes (relative names, remappable): `image` (sensor_msgs/Image, or `image/c
 image_transport:=compressed), `camera_info`, and optionally `rois` (hfl_ros/HandObjectRois).
 Publishes: `hand_object` (hfl_ros/HandObject: raw and filtered estimate, box sources), `object_pose`
 (geometry_msgs/PoseStamped), `hand_joints` and `hand_joints_wrist` (geometry_msgs/PoseArray, camera and
-wrist frame), `markers` (visualization_msgs/MarkerArray), `debug_image` (sensor_msgs/Image, rendered only
-while subscribed), TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics.
+wrist frame), `markers` (visualization_msgs/MarkerArray) and `debug_image` (sensor_msgs/Image), both built
+only while subscribed, TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics.
 
 Frames are processed off the callback, newest first: a frame arriving while another waits replaces it
 (counted as dropped). With `pipeline` (hfl_ros.ros.worker.PipelineWorker) stage 1 decodes the newest
@@ -435,8 +435,9 @@ class PerceptionNode(LifecycleNode):
         if "tf" in publishers and (hand_ok or object_ok):
             publishers["tf"].publish(conversions.tf_message(estimate, header, settings.frame_prefix, hand_ok,
                                                             object_ok, include_joints=settings.publish_joint_tf))
-        if "markers" in publishers:
-            publishers["markers"].publish(conversions.marker_array(
+        markers = publishers.get("markers")
+        if markers is not None and markers.get_subscription_count() > 0:  # the hand mesh: 4614 points to build
+            markers.publish(conversions.marker_array(
                 estimate, header, object_model.control_points, lifetime=settings.marker_lifetime,
                 include_hand=hand_ok, include_object=object_ok))
 
