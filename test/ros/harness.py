@@ -54,8 +54,12 @@ class OutputRecorder:
         prefix = namespace.rstrip("/") + "/" if namespace else ""
         for topic, msg_type in OUTPUT_TOPICS.items():
             node.create_subscription(msg_type, prefix + topic, self._callback(topic), reliable)
-        node.create_subscription(TFMessage, "/tf", self._callback("tf"), QoSProfile(depth=100))
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._callback("diagnostics"), 10)
+        self.record(TFMessage, "/tf", "tf", QoSProfile(depth=100))
+        self.record(DiagnosticArray, "/diagnostics", "diagnostics", 10)
+
+    def record(self, msg_type: type, topic: str, key: str, qos) -> None:
+        """Also record `topic` (absolute or relative to the node) under `key`."""
+        self.node.create_subscription(msg_type, topic, self._callback(key), qos)
 
     def _callback(self, topic: str) -> Callable[[object], None]:
         def record(message: object) -> None:

@@ -116,12 +116,10 @@ class Client:
         rclpy.init(context=self.context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node("hfl_cli_test_client", context=self.context)
         self.outputs = harness.OutputRecorder(self.node, NAMESPACE)
-        self.camera_headers: List[object] = []
         # Best effort like the camera, but a deep history: on a loaded machine this thread may not take
         # samples for a while, and the sensor-data profile's 5-deep history would drop the stamps meanwhile.
-        camera_qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.node.create_subscription(CameraInfo, CAMERA_INFO, lambda m: self.camera_headers.append(m.header),
-                                      camera_qos)
+        self.outputs.record(CameraInfo, CAMERA_INFO, "camera_info",
+                            QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
@@ -131,12 +129,11 @@ class Client:
         """(stamp seconds, frame_id) of every camera_info received, once one stamped `until` or later has
         arrived or `timeout` s have passed (the echo of an output can return before this thread has taken
         the camera_info of the same image)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            headers = {(stamp_seconds(h.stamp), h.frame_id) for h in list(self.camera_headers)}
-            if any(stamp >= until for stamp, _ in headers) or time.monotonic() > deadline:
-                return headers
-            time.sleep(0.05)
+        def headers(recorder: harness.OutputRecorder) -> set:
+            return {(stamp_seconds(m.header.stamp), m.header.frame_id) for m in recorder.messages("camera_info")}
+
+        self.outputs.wait_for(lambda r: any(stamp >= until for stamp, _ in headers(r)), timeout)
+        return headers(self.outputs)
 
     def results(self, after: float = 0.0) -> List[object]:
         """hand_object messages received after time.time() `after`."""
