@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
+from hfl_ros.inference.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
 
 K = [600.0, 0.0, 320.0, 0.0, 610.0, 240.0, 0.0, 0.0, 1.0]
 P = [500.0, 0.0, 300.0, 0.0, 0.0, 505.0, 250.0, 0.0, 0.0, 0.0, 1.0, 0.0]

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hfl_ros.ros.image_conversion import (
+from hfl_ros.inference.image_messages import (
     ENCODINGS,
     ImageConversionError,
     compressed_to_rgb,
