@@ -1,9 +1,20 @@
 """The torch device a process runs on, from a configuration string."""
 
+import re
+
 import torch
 
 #: Device names a configuration may give (besides "cuda:N").
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+_DEVICE_NAME = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
+
+
+def check_device_name(device: str) -> str:
+    """`device` when it is "auto", "cpu", "cuda" or "cuda:N" (whether or not that GPU exists here: see
+    resolve_device); else ValueError naming it."""
+    if not isinstance(device, str) or _DEVICE_NAME.fullmatch(device) is None:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return device
 
 
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 from hfl_ros.config import ModelConfig, load_config
 from hfl_ros.data.datasets import DataConfig
-from hfl_ros.device import DEVICE_CHOICES
+from hfl_ros.device import check_device_name
 from hfl_ros.training.losses import LossWeights
 
 
@@ -54,7 +54,8 @@ class TrainConfig:
       hand written under output_dir (synthetic data and tests only).
     output_dir: checkpoints (``checkpoint_last.pt``, ``checkpoint_epoch<N>.pt``), TensorBoard events
       (``tensorboard/``), the step log ``train_log.jsonl`` and the resolved ``config.yaml``.
-    device: "auto" (CUDA when available), "cpu" or "cuda" (a distributed process uses its LOCAL_RANK GPU).
+    device: "auto" (CUDA when available), "cpu", "cuda" (a distributed process uses its LOCAL_RANK GPU) or
+      "cuda:N" (that GPU; one process only).
     amp: mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on the CPU.
     max_steps: stop after this many optimizer steps in total (None = run all epochs).
     checkpoint_every_steps: also write ``checkpoint_last.pt`` every this many steps (None = at epoch ends only).
@@ -83,8 +84,7 @@ class TrainConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICE_CHOICES:
-            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
+        check_device_name(self.device)
         for name in ("max_steps", "checkpoint_every_steps"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 1):

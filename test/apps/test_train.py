@@ -1,8 +1,10 @@
 """`hfl-train` argument handling: overrides, flags and exit codes (training itself: test_trainer)."""
 
+import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from hfl_ros.apps import train as cli
 from hfl_ros.training.config import load_train_config
@@ -40,3 +42,41 @@ def test_an_unknown_backbone_is_named_when_the_network_is_built(tmp_path, capsys
     code = cli.main(["--config", SMOKE, "--output-dir", str(tmp_path), "--device", "cpu", "--set", "model.backbone=triple"])
     assert code == cli.EXIT_CONFIG
     assert "unknown backbone 'triple'" in capsys.readouterr().err
+
+
+def test_device_accepts_cuda_n_like_the_other_tools() -> None:
+    config = cli.build_config(cli.parse_args(["--config", SMOKE, "--device", "cuda:1"]))
+    assert config.device == "cuda:1"
+    assert cli.build_config(cli.parse_args(["--config", SMOKE, "--set", "device=cuda:0"])).device == "cuda:0"
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:x", "cuda:-1", "cpu:0"])
+def test_a_bad_device_is_named(name, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_args(["--config", SMOKE, "--device", name])
+    assert exit_info.value.code == 2
+    assert f"got {name!r}" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got"):
+        cli.build_config(cli.parse_args(["--config", SMOKE, "--set", f"device={name}"]))
+
+
+def test_cuda_n_under_torchrun_is_refused(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert cli.main(["--config", SMOKE, "--device", "cuda:0"]) == cli.EXIT_CONFIG
+    assert "'cuda:0' names one GPU for 2 processes" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_n_without_cuda_is_an_exit_code_not_a_traceback(capsys) -> None:
+    assert cli.main(["--config", SMOKE, "--device", "cuda:1"]) == cli.EXIT_CONFIG
+    assert "device 'cuda:1' requested but CUDA is not available" in capsys.readouterr().err
+
+
+def test_start_says_where_it_writes_and_on_which_device(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="hfl_ros.training")
+    # The message comes before the network is built, so a run that then fails still said it.
+    cli.main(["--config", SMOKE, "--output-dir", str(tmp_path / "run"), "--device", "cpu", "--max-steps", "3",
+              "--set", "model.backbone=triple"])
+    starts = [record.getMessage() for record in caplog.records if record.getMessage().startswith("training on")]
+    assert starts == [f"training on cpu for {load_train_config(SMOKE).optim.epochs} epochs or 3 steps; writing "
+                      f"checkpoints, TensorBoard events and train_log.jsonl to {tmp_path / 'run'}"]
