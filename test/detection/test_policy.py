@@ -58,20 +58,23 @@ def test_external_rois_come_first_then_detector():
     np.testing.assert_allclose(hand.box.box, [300, 300, 400, 400])
 
 
-def test_tracking_follows_the_estimate_and_detector_reruns_every_n_frames():
+def test_tracking_follows_the_estimate_between_detector_runs_every_n_frames():
     policy = BoxPolicy(PolicySettings(detect_every=3, tracking_margin=1.0), detector=True)
     truth = lambda frame: np.array([100.0 + 10 * frame, 100, 200 + 10 * frame, 200])  # noqa: E731
     hand = policy.choose_hand(0.0, SIZE, [detection(truth(0))])
     policy.observe(0.0, hand, estimate_with_hand(truth(0)), K, CONTROL_POINTS)
-    due = []
+    due, sources, ids = [], [], {hand.track_id}
     for frame in range(1, 7):
         stamp = frame / 30
         due.append(policy.detection_due(stamp))
         hand = policy.choose_hand(stamp, SIZE, [detection(truth(frame))] if due[-1] else None)
-        assert hand.box.source == "tracking"
+        sources.append(hand.box.source)
+        ids.add(hand.track_id)
         assert box_iou(hand.box.box, truth(frame)) > 0.8
         policy.observe(stamp, hand, estimate_with_hand(truth(frame)), K, CONTROL_POINTS)
     assert due == [False, False, True, False, False, True]
+    assert sources == ["tracking", "tracking", "detector", "tracking", "tracking", "detector"]
+    assert len(ids) == 1 and policy.counts["track_losses"] == 0
 
 
 def test_tracked_box_moves_with_the_hand_velocity():
@@ -90,7 +93,8 @@ def test_detections_elsewhere_end_the_track_and_reacquire():
     hand = policy.choose_hand(0.1, SIZE, [detection([400, 250, 500, 350])])
     assert hand.box.source == "detector"
     np.testing.assert_allclose(hand.box.box, [400, 250, 500, 350])
-    assert policy.counts == {"detector_runs": 2, "track_losses": 1, "reacquisitions": 1}
+    assert policy.counts == {"detector_runs": 2, "track_losses": 1, "reacquisitions": 1,
+                             "track_ends": {"redetected": 1}}
 
 
 def test_track_unseen_by_the_detector_ends_after_max_unconfirmed_runs():
