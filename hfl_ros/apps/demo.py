@@ -1,7 +1,7 @@
 """`hfl-demo`: estimate hand and object on one stored scene (default: the bundled synthetic sample).
 
 Writes ``result.json`` (the estimate, its errors against the scene's ground truth, timings) and
-``overlay.png`` into the output directory. Without --checkpoint the network is UNTRAINED and the output
+``overlay.png`` (the estimate, the ground truth in magenta, a legend) into the output directory. Without --checkpoint the network is UNTRAINED and the output
 says so; without --mano-dir a procedural MANO-format hand stands in for the user's MANO file.
 """
 
@@ -20,7 +20,7 @@ from hfl_ros.data.sample import FrameAnnotation
 from hfl_ros.data.synthetic import read_scene, read_scene_object, true_boxes
 from hfl_ros.evaluation.metrics import mpjpe, pa_mpjpe
 from hfl_ros.inference.estimator import HandObjectEstimator
-from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.inference.overlay import OverlayTruth, draw_estimate
 from hfl_ros.results import HandObjectEstimate, estimate_to_dict
 from hfl_ros.mano.procedural import procedural_mano_dir
 
@@ -87,7 +87,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     (args.output / "result.json").write_text(json.dumps(result, indent=1))
     banner = UNTRAINED_WARNING if estimator.untrained else ""
-    write_rgb(args.output / "overlay.png", draw_estimate(image, annotation.K, estimate, object_model, banner))
+    truth = OverlayTruth(annotation.joints_3d, annotation.object_rotation, annotation.object_translation)
+    write_rgb(args.output / "overlay.png", draw_estimate(image, annotation.K, estimate, object_model, banner, truth))
 
     if estimator.untrained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)

@@ -1,35 +1,160 @@
-"""Drawing an estimate over its image: hand mesh and skeleton, object box and control points (OpenCV)."""
+"""Drawing an estimate over its image: hand mesh and skeleton, object box and control points, the input boxes,
+optionally the ground truth, and a legend naming what each colour shows (OpenCV)."""
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS
+from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS
 from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import HandObjectEstimate
 
-HAND_MESH_COLOUR = (230, 180, 150)
-SKELETON_COLOUR = (255, 60, 60)
-OBJECT_BOX_COLOUR = (60, 220, 60)
-CONTROL_POINT_COLOUR = (60, 140, 255)
-BOX_COLOUR = (255, 255, 0)
+Colour = Tuple[int, int, int]
+#: RGB colours of the overlay's elements.
+HAND_MESH_COLOUR: Colour = (230, 180, 150)
+SKELETON_COLOUR: Colour = (255, 60, 60)
+OBJECT_BOX_COLOUR: Colour = (60, 220, 60)
+CONTROL_POINT_COLOUR: Colour = (60, 140, 255)
+BOX_COLOUR: Colour = (255, 255, 0)
+GROUND_TRUTH_COLOUR: Colour = (255, 0, 255)
+BANNER_COLOUR: Colour = (255, 0, 0)
+LEGEND_TEXT_COLOUR: Colour = (255, 255, 255)
+LEGEND_BACKGROUND: Colour = (0, 0, 0)
 MESH_ALPHA = 0.45
+LEGEND_ALPHA = 0.6
+#: Legend text height at LEGEND_REFERENCE_HEIGHT px of image; smaller and larger images scale it (clipped).
+LEGEND_FONT_SCALE = 0.42
+LEGEND_REFERENCE_HEIGHT = 480
+LEGEND_SCALE_RANGE = (0.6, 2.5)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+#: Legend entry kinds: how the swatch is drawn.
+SWATCH_FILL, SWATCH_LINE, SWATCH_DOTS, SWATCH_RECTANGLE = "fill", "line", "dots", "rectangle"
+
+
+@dataclass(frozen=True)
+class OverlayTruth:
+    """Ground truth drawn beside the estimate, in GROUND_TRUTH_COLOUR.
+
+    joints: (21, 3) m, camera frame, JOINT_NAMES order.
+    object_rotation: (3, 3) camera-from-object, object_translation: (3,) m camera frame; None when unknown.
+    """
+
+    joints: np.ndarray
+    object_rotation: Optional[np.ndarray] = None
+    object_translation: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        for name, shape in (("joints", (NUM_JOINTS, 3)), ("object_rotation", (3, 3)), ("object_translation", (3,))):
+            value = getattr(self, name)
+            if value is not None and np.shape(value) != shape:
+                raise ValueError(f"OverlayTruth.{name} must have shape {shape}, got {np.shape(value)}")
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One legend line: `label` beside a swatch of `colour` drawn as `kind` (SWATCH_*)."""
+
+    label: str
+    colour: Colour
+    kind: str
 
 
 def _pixel(point: np.ndarray) -> tuple:
     return int(round(float(point[0]))), int(round(float(point[1])))
 
 
+def _draw_skeleton(canvas: np.ndarray, joints_2d: np.ndarray, colour: Colour, thickness: int, radius: int) -> None:
+    """joints_2d: (21, 2) px image."""
+    for child, parent in enumerate(JOINT_PARENTS):
+        if parent >= 0:
+            cv2.line(canvas, _pixel(joints_2d[parent]), _pixel(joints_2d[child]), colour, thickness, cv2.LINE_AA)
+    for joint in joints_2d:
+        cv2.circle(canvas, _pixel(joint), radius, colour, -1, cv2.LINE_AA)
+
+
+def _draw_object_box(canvas: np.ndarray, K: np.ndarray, object_model: ObjectModel, rotation: np.ndarray,
+                     translation: np.ndarray, colour: Colour, thickness: int) -> bool:
+    """The object's 3D box under the pose (rotation (3, 3) camera-from-object, translation (3,) m); False
+    when a corner lies behind the camera (nothing drawn)."""
+    corners = transform_points(object_model.control_points, rotation, translation)
+    if not np.all(corners[:, 2] > 0):
+        return False
+    pixels = project_points(corners, K)
+    for a, b in BOX_EDGES:
+        cv2.line(canvas, _pixel(pixels[a]), _pixel(pixels[b]), colour, thickness, cv2.LINE_AA)
+    return True
+
+
+def _draw_truth(canvas: np.ndarray, K: np.ndarray, truth: OverlayTruth, object_model: Optional[ObjectModel]) -> List[str]:
+    """Draws the ground truth thin; returns what was drawn ("hand", "object")."""
+    drawn = []
+    if np.all(truth.joints[:, 2] > 0):
+        _draw_skeleton(canvas, project_points(truth.joints, K), GROUND_TRUTH_COLOUR, 1, 2)
+        drawn.append("hand")
+    if object_model is not None and truth.object_rotation is not None and truth.object_translation is not None:
+        if _draw_object_box(canvas, K, object_model, truth.object_rotation, truth.object_translation,
+                            GROUND_TRUTH_COLOUR, 1):
+            drawn.append("object")
+    return drawn
+
+
+def _legend_scale(image_height: int) -> float:
+    low, high = LEGEND_SCALE_RANGE
+    return float(np.clip(image_height / LEGEND_REFERENCE_HEIGHT, low, high))
+
+
+def draw_legend(canvas: np.ndarray, entries: List[LegendEntry]) -> None:
+    """Draws `entries` in the bottom-left corner of `canvas` (H, W, 3) uint8 RGB, in place: a dark
+    translucent panel, one swatch and label per line."""
+    if not entries:
+        return
+    scale = _legend_scale(canvas.shape[0])
+    font_scale = LEGEND_FONT_SCALE * scale
+    text_height = cv2.getTextSize("Ag", FONT, font_scale, 1)[0][1]
+    line_height = int(round(text_height * 1.9))
+    swatch = int(round(text_height * 2.2))
+    margin = max(3, int(round(5 * scale)))
+    width = swatch + 3 * margin + max(cv2.getTextSize(e.label, FONT, font_scale, 1)[0][0] for e in entries)
+    height = line_height * len(entries) + margin
+    x0, y0 = margin, canvas.shape[0] - margin - height
+    x1, y1 = min(canvas.shape[1] - 1, x0 + width), canvas.shape[0] - margin
+    if x0 >= x1 or y0 < 0:
+        return
+    panel = canvas.copy()
+    cv2.rectangle(panel, (x0, y0), (x1, y1), LEGEND_BACKGROUND, -1)
+    canvas[:] = cv2.addWeighted(panel, LEGEND_ALPHA, canvas, 1 - LEGEND_ALPHA, 0)
+    for row, entry in enumerate(entries):
+        middle = y0 + margin + row * line_height + line_height // 2 - margin // 2
+        left, right = x0 + margin, x0 + margin + swatch
+        top, bottom = middle - text_height // 2 - 1, middle + text_height // 2 + 1
+        if entry.kind == SWATCH_FILL:
+            cv2.rectangle(canvas, (left, top), (right, bottom), entry.colour, -1)
+        elif entry.kind == SWATCH_RECTANGLE:
+            cv2.rectangle(canvas, (left, top), (right, bottom), entry.colour, 1)
+        elif entry.kind == SWATCH_DOTS:
+            for x in np.linspace(left + 2, right - 2, 3):
+                cv2.circle(canvas, (int(round(x)), middle), 2, entry.colour, -1, cv2.LINE_AA)
+        else:
+            cv2.line(canvas, (left, middle), (right, middle), entry.colour, 2, cv2.LINE_AA)
+        cv2.putText(canvas, entry.label, (right + margin, middle + text_height // 2), FONT, font_scale,
+                    LEGEND_TEXT_COLOUR, 1, cv2.LINE_AA)
+
+
 def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate,
-                  object_model: Optional[ObjectModel] = None, banner: str = "") -> np.ndarray:
+                  object_model: Optional[ObjectModel] = None, banner: str = "",
+                  truth: Optional[OverlayTruth] = None, legend: bool = True) -> np.ndarray:
     """A copy of `image` (H, W, 3) uint8 RGB with the estimate drawn on it.
 
-    K: (3, 3) intrinsics of `image`; object_model: to draw the object's 3D box when a pose exists;
-    banner: text written at the top (e.g. a warning that the weights are untrained).
+    K: (3, 3) intrinsics of `image`; object_model: to draw the object's 3D box when a pose exists (and the
+    true box); banner: text written at the top (e.g. a warning that the weights are untrained); truth:
+    ground truth drawn thin in GROUND_TRUTH_COLOUR; legend: a legend of the elements drawn, bottom left.
     """
     canvas = image.copy()
+    entries: List[LegendEntry] = []
     hand = estimate.hand
     if np.all(hand.vertices[:, 2] > 0):
         mesh_layer = canvas.copy()
@@ -39,23 +164,29 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
         for triangle in triangles[np.argsort(-depth)]:
             cv2.fillConvexPoly(mesh_layer, triangle, HAND_MESH_COLOUR, lineType=cv2.LINE_AA)
         canvas = cv2.addWeighted(mesh_layer, MESH_ALPHA, canvas, 1 - MESH_ALPHA, 0)
-    for child, parent in enumerate(JOINT_PARENTS):
-        if parent >= 0:
-            cv2.line(canvas, _pixel(hand.joints_2d[parent]), _pixel(hand.joints_2d[child]), SKELETON_COLOUR, 2, cv2.LINE_AA)
-    for joint in hand.joints_2d:
-        cv2.circle(canvas, _pixel(joint), 3, SKELETON_COLOUR, -1, cv2.LINE_AA)
+        entries.append(LegendEntry("hand mesh (estimate)", HAND_MESH_COLOUR, SWATCH_FILL))
+    _draw_skeleton(canvas, hand.joints_2d, SKELETON_COLOUR, 2, 3)
+    entries.append(LegendEntry("hand joints (estimate)", SKELETON_COLOUR, SWATCH_LINE))
 
     obj = estimate.object
-    if obj.has_pose and object_model is not None:
-        corners = transform_points(object_model.control_points, obj.rotation, obj.translation)
-        if np.all(corners[:, 2] > 0):
-            pixels = project_points(corners, K)
-            for a, b in BOX_EDGES:
-                cv2.line(canvas, _pixel(pixels[a]), _pixel(pixels[b]), OBJECT_BOX_COLOUR, 2, cv2.LINE_AA)
+    if obj.has_pose and object_model is not None and _draw_object_box(
+            canvas, K, object_model, obj.rotation, obj.translation, OBJECT_BOX_COLOUR, 2):
+        entries.append(LegendEntry("object box (pose estimate)", OBJECT_BOX_COLOUR, SWATCH_LINE))
     for point in obj.control_points_2d:
         cv2.circle(canvas, _pixel(point), 3, CONTROL_POINT_COLOUR, -1, cv2.LINE_AA)
-    for box in (hand.box, obj.box):
+    if len(obj.control_points_2d):
+        entries.append(LegendEntry("object control points (2D)", CONTROL_POINT_COLOUR, SWATCH_DOTS))
+    for box, name in ((hand.box, "hand"), (obj.box, "object")):
         cv2.rectangle(canvas, _pixel(box[:2]), _pixel(box[2:]), BOX_COLOUR, 1)
+        cv2.putText(canvas, name, (_pixel(box[:2])[0] + 2, _pixel(box[:2])[1] - 3), FONT,
+                    LEGEND_FONT_SCALE * _legend_scale(canvas.shape[0]), BOX_COLOUR, 1, cv2.LINE_AA)
+    entries.append(LegendEntry("input boxes (hand, object)", BOX_COLOUR, SWATCH_RECTANGLE))
+    if truth is not None:
+        drawn = _draw_truth(canvas, K, truth, object_model)
+        if drawn:
+            entries.append(LegendEntry(f"ground truth ({', '.join(drawn)})", GROUND_TRUTH_COLOUR, SWATCH_LINE))
     if banner:
-        cv2.putText(canvas, banner, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(canvas, banner, (8, 22), FONT, 0.6, BANNER_COLOUR, 2, cv2.LINE_AA)
+    if legend:
+        draw_legend(canvas, entries)
     return canvas
