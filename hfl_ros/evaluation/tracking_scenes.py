@@ -74,7 +74,7 @@ def _inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 class BoxLimitedOracle:
-    """An estimator (same `estimate` call as HandObjectEstimator) that sees the ground truth through its boxes.
+    """An estimator (same `estimate` and `estimate_batch` calls as HandObjectEstimator) that sees the ground truth through its boxes.
 
     Set `truth` to the frame's FrameAnnotation before each call. faces: (F, 3) hand mesh faces.
     object_reach: how far past its box the object "decoder" sees, as a scale of the box about its centre.
@@ -115,6 +115,12 @@ class BoxLimitedOracle:
             inliers=len(scores) if all_seen else 0, box=object_box, score=float(scores.mean()),
         )
         return HandObjectEstimate(hand=hand, object=obj)
+
+    def estimate_batch(self, image: np.ndarray, requests: Sequence) -> List[HandObjectEstimate]:
+        """`estimate` of each request, as HandObjectEstimator.estimate_batch takes them (CropRequest: K,
+        hand_box, object_box, object_model in the request's view, mirrored); the oracle reads no pixels."""
+        return [self.estimate(image, request.K, request.hand_box, request.object_box, request.object_model)
+                for request in requests]
 
     def with_truth(self, truth: FrameAnnotation) -> "BoxLimitedOracle":
         """Set the ground truth of the next frame; returns self."""

@@ -1,6 +1,8 @@
 """`HandObjectEstimator`: one RGB image + intrinsics + hand and object boxes -> `HandObjectEstimate`.
 
 image -> 256 x 256 crop (as the published HFL-Net loaders crop; `hfl_ros.constants` CROP_*) -> HFLNet -> geometry (hand placement, PnP) -> result dataclass.
+Several crops of one image (`CropRequest`, e.g. both hands, the left one from the mirrored view) go through
+the network as one batch: `estimate_batch` = `prepare_batch` + `infer_batch`.
 """
 
 import dataclasses
@@ -8,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from hfl_ros.geometry.camera import (
     denormalise_in_box,
     invert_affine,
 )
+from hfl_ros.geometry.mirror import mirror_image
 from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_translation, wrist_pose
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
 from hfl_ros.objects import ObjectModel
@@ -43,10 +46,18 @@ UNTRAINED_SEED = 0
 
 
 class EstimationError(ValueError):
-    """The inputs of one frame cannot be estimated (bad image, intrinsics or boxes); the message says why."""
+    """The inputs of one frame cannot be estimated (bad image, intrinsics or boxes); the message says why.
+
+    index: the crop of a batch that failed (its position in the requests), None when the whole frame did.
+    """
+
+    def __init__(self, message: str, index: Optional[int] = None):
+        super().__init__(message)
+        self.index = index
 
 
-def _check_image(image: np.ndarray) -> None:
+def check_image(image: np.ndarray) -> None:
+    """EstimationError unless `image` is an (H, W, 3) uint8 RGB array of at least 2 x 2 px."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
         raise EstimationError(f"image must be an (H, W, 3) uint8 RGB array, got {type(image).__name__} {shape} "
@@ -69,9 +80,9 @@ def _check_box(name: str, box: np.ndarray) -> np.ndarray:
     return box
 
 
-def _first(batch: torch.Tensor) -> np.ndarray:
-    """The first sample of a batched network output as float64 numpy."""
-    return batch[0].detach().float().cpu().numpy().astype(np.float64)
+def _sample(batch: torch.Tensor, index: int) -> np.ndarray:
+    """Sample `index` of a batched network output as float64 numpy."""
+    return batch[index].detach().float().cpu().numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -106,20 +117,36 @@ def build_network(model: HFLNet, device: torch.device, config: InferenceConfig) 
     return network
 
 
-@dataclass
-class PreparedFrame:
-    """One frame cropped and ready for the network (the output of `HandObjectEstimator.prepare`).
+@dataclass(frozen=True)
+class CropRequest:
+    """One crop of a batch cut from an image.
 
-    geometry: how the image was cropped. images: (1, 3, 256, 256) float32 [0, 1] on the estimator's device;
-    hand_boxes, object_boxes: (1, 4) crop px on that device. object_model: the object in the hand.
-    timings: seconds spent so far, by step ("crop").
+    K: (3, 3) px intrinsics of the view; hand_box, object_box: (4,) px, in the view; object_model: the object
+    in that hand. mirrored: the view is the left-right flip of the image (`hfl_ros.geometry.mirror`): the
+    crop is cut from the flipped image, and K, the boxes and the model must already be the flipped view's.
     """
 
-    geometry: "CropGeometry"
+    K: np.ndarray
+    hand_box: np.ndarray
+    object_box: np.ndarray
+    object_model: ObjectModel
+    mirrored: bool = False
+
+
+@dataclass
+class PreparedFrame:
+    """One frame's B crops ready for the network (the output of `HandObjectEstimator.prepare_batch`).
+
+    geometries: how each crop was cut (B). images: (B, 3, 256, 256) float32 [0, 1] on the estimator's device;
+    hand_boxes, object_boxes: (B, 4) crop px on that device. object_models: the object in each hand (B).
+    timings: seconds spent so far on the whole batch, by step ("crop").
+    """
+
+    geometries: Tuple["CropGeometry", ...]
     images: torch.Tensor
     hand_boxes: torch.Tensor
     object_boxes: torch.Tensor
-    object_model: ObjectModel
+    object_models: Tuple[ObjectModel, ...]
     timings: Dict[str, float]
 
 
@@ -132,6 +159,8 @@ class HandObjectEstimator:
 
     `estimate` = `prepare` (checks, crop geometry, crop; on CUDA the crop runs on the GPU from a pinned
     upload) then `infer` (network, one device-to-host copy, geometry); a pipeline may run them apart.
+    `estimate_batch` = `prepare_batch` then `infer_batch`: B crops of one image, one network call of batch B,
+    B estimates (`estimate` is its one-crop case).
     """
 
     def __init__(self, model: HFLNet, device: Union[str, torch.device] = "cpu",
@@ -179,38 +208,76 @@ class HandObjectEstimator:
 
     def prepare(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
                 object_model: ObjectModel) -> PreparedFrame:
-        """Check one frame and cut the network's crop from it (arguments as `estimate`).
+        """Check one frame and cut the network's crop from it (arguments as `estimate`): a batch of one.
 
         Raises EstimationError for inputs that cannot be estimated.
         """
+        return self.prepare_batch(image, (CropRequest(K, hand_box, object_box, object_model),))
+
+    def prepare_batch(self, image: np.ndarray, requests: Sequence[CropRequest]) -> PreparedFrame:
+        """Check a frame and cut one crop per request from it (image: (H, W, 3) uint8 RGB), in request order.
+
+        On CUDA the image is uploaded once (and flipped on the GPU when a request is mirrored); on the CPU
+        OpenCV cuts each crop. Raises EstimationError for inputs that cannot be estimated (`index`: the
+        request, when one request is at fault).
+        """
         start = time.perf_counter()
-        _check_image(image)
-        geometry = crop_geometry(image.shape[1::-1], K, hand_box, object_box)
+        check_image(image)
+        if not requests:
+            raise EstimationError("no crop requested: a batch needs at least one CropRequest")
+        geometries = tuple(_request_geometry(image.shape[1::-1], request, index, len(requests))
+                           for index, request in enumerate(requests))
         if self.device.type == "cuda":
-            images = crop_torch(self._upload_image(image), geometry.affine)
+            views = _Views(self._upload_image(image), lambda uploaded: uploaded.flip(1))
+            images = torch.cat([crop_torch(views.get(request.mirrored), geometry.affine)
+                                for request, geometry in zip(requests, geometries)])
         else:
-            images = torch.from_numpy(crop_cv2(image, geometry.affine)).permute(2, 0, 1)[None].float() / 255.0
-        boxes = torch.from_numpy(np.stack((geometry.hand_crop_box, geometry.object_crop_box))).float().to(self.device)
-        return PreparedFrame(geometry=geometry, images=images, hand_boxes=boxes[:1], object_boxes=boxes[1:],
-                             object_model=object_model, timings={"crop": time.perf_counter() - start})
+            views = _Views(image, mirror_image)
+            crops = np.stack([crop_cv2(views.get(request.mirrored), geometry.affine)
+                              for request, geometry in zip(requests, geometries)])
+            images = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+        boxes = np.stack([geometry.hand_crop_box for geometry in geometries]
+                         + [geometry.object_crop_box for geometry in geometries])
+        boxes = torch.from_numpy(boxes).float().to(self.device)
+        return PreparedFrame(geometries=geometries, images=images, hand_boxes=boxes[:len(requests)],
+                             object_boxes=boxes[len(requests):],
+                             object_models=tuple(request.object_model for request in requests),
+                             timings={"crop": time.perf_counter() - start})
 
     def _run_network(self, frame: PreparedFrame) -> HFLNetOutput:
-        """The network's output for one prepared frame, first sample, as float32 CPU tensors."""
+        """The network's output for a prepared batch, as float32 CPU tensors (B first)."""
         with torch.inference_mode():
             out = self.network(frame.images, frame.hand_boxes, frame.object_boxes)
             return outputs_to_host(out)
 
     def infer(self, frame: PreparedFrame) -> HandObjectEstimate:
-        """Run the network on a prepared frame and decode hand and object estimates.
+        """Run the network on a prepared one-crop frame and decode hand and object estimates.
 
-        Raises EstimationError when the hand cannot be placed.
+        Raises EstimationError when the hand cannot be placed, ValueError for a frame of several crops.
+        """
+        if len(frame.geometries) != 1:
+            raise ValueError(f"infer takes a frame of one crop, got {len(frame.geometries)}: use infer_batch")
+        return self.infer_batch(frame)[0]
+
+    def infer_batch(self, frame: PreparedFrame) -> List[HandObjectEstimate]:
+        """Run the network once on a prepared batch of B crops and decode B estimates, in request order.
+
+        Each estimate's timings: "crop" and "network" are those of the whole batch (shared), "geometry" its own.
+        Raises EstimationError (`index`: the crop) when a hand cannot be placed.
         """
         start = time.perf_counter()
         out = self._run_network(frame)
         networked = time.perf_counter()
-        hand, obj = decode_output(out, frame.geometry, frame.object_model, self.faces, self.pose_settings)
-        timings = dict(frame.timings, network=networked - start, geometry=time.perf_counter() - networked)
-        return HandObjectEstimate(hand=hand, object=obj, timings=timings)
+        estimates = []
+        for index, (geometry, object_model) in enumerate(zip(frame.geometries, frame.object_models)):
+            decoding = time.perf_counter()
+            try:
+                hand, obj = decode_output(out, geometry, object_model, self.faces, self.pose_settings, index)
+            except EstimationError as error:
+                raise EstimationError(_in_batch(str(error), index, len(frame.geometries)), index) from error
+            timings = dict(frame.timings, network=networked - start, geometry=time.perf_counter() - decoding)
+            estimates.append(HandObjectEstimate(hand=hand, object=obj, timings=timings))
+        return estimates
 
     def estimate(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
                  object_model: ObjectModel) -> HandObjectEstimate:
@@ -224,11 +291,49 @@ class HandObjectEstimator:
         """
         return self.infer(self.prepare(image, K, hand_box, object_box, object_model))
 
+    def estimate_batch(self, image: np.ndarray, requests: Sequence[CropRequest]) -> List[HandObjectEstimate]:
+        """Estimate one hand and object per request in one image, with ONE network call of batch len(requests).
+
+        image: (H, W, 3) uint8 RGB. Returns the estimates in request order, each in its request's view.
+        Raises EstimationError (`index`: the request at fault, when one is).
+        """
+        return self.infer_batch(self.prepare_batch(image, requests))
+
+
+ImageLike = Union[np.ndarray, torch.Tensor]
+
+
+class _Views:
+    """An image (H, W, 3) (numpy or a device tensor) and, made on first use only, its left-right flip."""
+
+    def __init__(self, image: ImageLike, flip: Callable[[ImageLike], ImageLike]):
+        self._image, self._flip, self._flipped = image, flip, None
+
+    def get(self, mirrored: bool) -> ImageLike:
+        if not mirrored:
+            return self._image
+        if self._flipped is None:
+            self._flipped = self._flip(self._image)
+        return self._flipped
+
+
+def _in_batch(message: str, index: int, size: int) -> str:
+    """`message` about crop `index` of a batch of `size`, naming the crop when there are several."""
+    return message if size == 1 else f"crop {index} of {size}: {message}"
+
+
+def _request_geometry(image_size: Tuple[int, int], request: CropRequest, index: int, size: int) -> "CropGeometry":
+    """`crop_geometry` of one request; its EstimationError names the request (`index`)."""
+    try:
+        return crop_geometry(image_size, request.K, request.hand_box, request.object_box)
+    except EstimationError as error:
+        raise EstimationError(_in_batch(str(error), index, size), index) from error
+
 
 def outputs_to_host(out: HFLNetOutput) -> HFLNetOutput:
-    """The first sample of every output field as float32 CPU tensors (batch 1). From CUDA the copies go
-    through pinned memory without blocking and the host waits once for all of them."""
-    fields = {field.name: getattr(out, field.name)[:1] for field in dataclasses.fields(out)}
+    """Every output field (all B samples) as float32 CPU tensors. From CUDA the copies go through pinned
+    memory without blocking and the host waits once for all of them."""
+    fields = {field.name: getattr(out, field.name) for field in dataclasses.fields(out)}
     if all(tensor.device.type == "cpu" for tensor in fields.values()):
         return HFLNetOutput(**{name: tensor.float() for name, tensor in fields.items()})
     host = {name: torch.empty(tensor.shape, dtype=torch.float32, pin_memory=True) for name, tensor in fields.items()}
@@ -275,16 +380,17 @@ def crop_geometry(image_size: Tuple[int, int], K: np.ndarray, hand_box: np.ndarr
 
 
 def decode_output(out: HFLNetOutput, geometry: CropGeometry, object_model: ObjectModel, faces: np.ndarray,
-                  pose_settings: ObjectPoseSettings = ObjectPoseSettings()) -> Tuple[HandEstimate, ObjectEstimate]:
-    """The first sample of a network output -> camera-frame hand and object estimates.
+                  pose_settings: ObjectPoseSettings = ObjectPoseSettings(),
+                  index: int = 0) -> Tuple[HandEstimate, ObjectEstimate]:
+    """Sample `index` of a network output (cropped as `geometry` says) -> camera-frame hand and object estimates.
 
     The hand's root-relative joints are placed by the translation that best reprojects them onto the
     predicted 2D joints (crop intrinsics); the object pose comes from EPnP + RANSAC on the decoder maps.
     faces: (1538, 3) MANO faces. Raises EstimationError when the hand cannot be placed.
     """
-    joints_rel, vertices_rel = _first(out.joints), _first(out.vertices)
-    joints_2d_crop = denormalise_in_box(_first(out.joints_2d), geometry.hand_crop_box)
-    peaks = _first(out.heatmaps).reshape(joints_rel.shape[0], -1).max(axis=1)
+    joints_rel, vertices_rel = _sample(out.joints, index), _sample(out.vertices, index)
+    joints_2d_crop = denormalise_in_box(_sample(out.joints_2d, index), geometry.hand_crop_box)
+    peaks = _sample(out.heatmaps, index).reshape(joints_rel.shape[0], -1).max(axis=1)
     try:
         root = solve_root_translation(joints_rel, joints_2d_crop, geometry.crop_K)
     except ValueError as error:
@@ -298,11 +404,12 @@ def decode_output(out: HFLNetOutput, geometry: CropGeometry, object_model: Objec
     hand = HandEstimate(
         joints=joints, vertices=vertices_rel + root, faces=faces,
         joints_2d=apply_affine(joints_2d_crop, image_from_crop),
-        wrist_pose=wrist_pose(_first(out.mano_rotmats)[0], joints[0]),
-        mano_pose=_first(out.mano_pose), mano_shape=_first(out.mano_shape),
+        wrist_pose=wrist_pose(_sample(out.mano_rotmats, index)[0], joints[0]),
+        mano_pose=_sample(out.mano_pose, index), mano_shape=_sample(out.mano_shape, index),
         box=geometry.hand_box, score=float(peaks.mean()),
     )
-    confidence, xs, ys = _first(out.object_confidence), _first(out.object_x), _first(out.object_y)
+    confidence = _sample(out.object_confidence, index)
+    xs, ys = _sample(out.object_x, index), _sample(out.object_y, index)
     pose = estimate_object_pose(confidence, xs, ys, geometry.object_crop_box, object_model.control_points,
                                 geometry.crop_K, pose_settings)
     uv, scores = best_control_points(confidence, xs, ys)

@@ -1,7 +1,9 @@
 """Left hands: mirror the view, run the right-hand network, mirror the estimate back.
 
-`estimate_side(estimator, image, K, hand_box, object_box, object_model, side)` is
-`HandObjectEstimator.estimate` for either hand. For ``side="left"``:
+`estimate_sides(estimator, image, K, requests, object_model)` estimates several hands of one image
+(`SideRequest`: boxes and side of each), all crops in ONE batched network call
+(`HandObjectEstimator.estimate_batch`); `estimate_side(...)` is its one-request case, for either hand.
+For ``side="left"``:
 
 1. the image, its intrinsics and both boxes are flipped left-right (`hfl_ros.geometry.mirror`);
 2. the network sees a right hand; the object's control points are mirrored too (``MIRROR @ points``), as in
@@ -24,14 +26,17 @@ right mesh.
 """
 
 import dataclasses
+from dataclasses import dataclass
+from typing import List, Sequence
 
 import numpy as np
 
 from hfl_ros.constants import SIDES
 from hfl_ros.geometry.mirror import (
-    mirror_axis_angles, mirror_box, mirror_faces, mirror_pixels, mirror_points, mirror_pose, mirror_rotation,
-    mirror_view,
+    mirror_axis_angles, mirror_box, mirror_faces, mirror_intrinsics, mirror_pixels, mirror_points, mirror_pose,
+    mirror_rotation,
 )
+from hfl_ros.inference.estimator import CropRequest, check_image
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.objects import ObjectModel
 
@@ -78,18 +83,55 @@ def mirror_estimate(estimate: HandObjectEstimate, width: int) -> HandObjectEstim
                                object=mirror_object(estimate.object, width))
 
 
+@dataclass(frozen=True)
+class SideRequest:
+    """One hand of a frame to estimate: hand_box, object_box (4,) px, image (unmirrored); side "right" / "left"."""
+
+    hand_box: np.ndarray
+    object_box: np.ndarray
+    side: str = "right"
+
+
+def _crop_request(request: SideRequest, K: np.ndarray, width: int, object_model: ObjectModel,
+                  mirrored_model: ObjectModel) -> CropRequest:
+    """The estimator's crop for one side: as given for a right hand, in the flipped view for a left one."""
+    if request.side == "right":
+        return CropRequest(K, request.hand_box, request.object_box, object_model)
+    return CropRequest(mirror_intrinsics(K, width), mirror_box(request.hand_box, width),
+                       mirror_box(request.object_box, width), mirrored_model, mirrored=True)
+
+
+def estimate_sides(estimator, image: np.ndarray, K: np.ndarray, requests: Sequence[SideRequest],
+                   object_model: ObjectModel) -> List[HandObjectEstimate]:
+    """`estimator.estimate_batch` (a HandObjectEstimator) for right and left hands: one estimate per request,
+    all crops in ONE network call of batch len(requests).
+
+    image: (H, W, 3) uint8 RGB; K: (3, 3) px; requests: the hands (boxes in the unmirrored image);
+    object_model: the registered (unmirrored) model, the same for every hand. A left request is cropped
+    from the flipped image with the flipped K and boxes and the mirrored model, and its estimate mirrored back.
+    Returns the estimates in request order, in the original image and camera frame, `hand.side` = its side.
+    Raises ValueError for an unknown side or no request, EstimationError (`index`: the request at fault,
+    when one is) for inputs that cannot be estimated.
+    """
+    if not requests:
+        raise ValueError("estimate_sides needs at least one SideRequest")
+    for request in requests:
+        check_side(request.side)
+    check_image(image)
+    width = image.shape[1]
+    mirrored_model = mirror_object_model(object_model) if any(r.side == "left" for r in requests) else None
+    crops = [_crop_request(request, K, width, object_model, mirrored_model) for request in requests]
+    estimates = estimator.estimate_batch(image, crops)
+    return [mirror_estimate(estimate, width) if request.side == "left" else estimate
+            for request, estimate in zip(requests, estimates)]
+
+
 def estimate_side(estimator, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
                   object_model: ObjectModel, side: str = "right") -> HandObjectEstimate:
-    """`estimator.estimate` (a HandObjectEstimator) for a right or a left hand.
+    """`estimator.estimate` (a HandObjectEstimator) for a right or a left hand: `estimate_sides` of one request.
 
     image: (H, W, 3) uint8 RGB; K: (3, 3) px; hand_box, object_box: (4,) px, image (unmirrored);
     object_model: the registered (unmirrored) model; side: "right" or "left".
     Returns the estimate in the original image and camera frame, `hand.side` = side.
     """
-    if check_side(side) == "right":
-        return estimator.estimate(image, K, hand_box, object_box, object_model)
-    width = np.asarray(image).shape[1]
-    flipped, flipped_K = mirror_view(image, K)
-    estimate = estimator.estimate(flipped, flipped_K, mirror_box(hand_box, width), mirror_box(object_box, width),
-                                  mirror_object_model(object_model))
-    return mirror_estimate(estimate, width)
+    return estimate_sides(estimator, image, K, [SideRequest(hand_box, object_box, side)], object_model)[0]

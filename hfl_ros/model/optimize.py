@@ -8,7 +8,8 @@
   MANO always run in float32;
 - the backbone and the convolutional decoders in channels_last memory order;
 - optionally `torch.compile` (falling back to eager, with a warning, where no compiler works);
-- on CUDA, `CudaGraphRunner` replays one captured CUDA graph per input shape (batch 1 in the estimator).
+- on CUDA, `CudaGraphRunner` replays one captured CUDA graph per input shape (batch 1, and 2 for two hands,
+  in the estimator).
 
 The forward has no host synchronisation (no `.item()`, `.cpu()` or numpy), so it can be captured.
 Calls must run without autograd (`torch.inference_mode()`), as `HandObjectEstimator` does.
@@ -17,7 +18,7 @@ Calls must run without autograd (`torch.inference_mode()`), as `HandObjectEstima
 import copy
 import dataclasses
 import logging
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -72,20 +73,42 @@ def bf16_supported() -> bool:
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
+class _InPrecision(nn.Module):
+    """Runs `module` with its weights in `dtype`: tensor inputs are cast to `dtype`, outputs back to float32
+    (a cast between two low-precision stages is exact: bfloat16 and float16 are subsets of float32)."""
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.module = module.to(dtype=dtype)
+        self.dtype = dtype
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.module(*(tensor.to(self.dtype) for tensor in inputs)).to(torch.float32)
+
+
 class BackboneInPrecision(nn.Module):
-    """A backbone whose weights are cast once to `dtype`, run in channels_last order when asked; it takes
+    """A backbone whose stages named in `low_stages` (its direct children; None: all of them) run with
+    weights cast once to `dtype`, the others in float32; run in channels_last order when asked. It takes
     float images (B, 3, H, W) and returns its two feature maps (B, C, H/4, W/4) as contiguous float32."""
 
-    def __init__(self, backbone: nn.Module, dtype: torch.dtype, channels_last: bool):
+    def __init__(self, backbone: nn.Module, dtype: torch.dtype, channels_last: bool,
+                 low_stages: Optional[Sequence[str]] = None):
         super().__init__()
         self.dtype = dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.backbone = backbone.to(dtype=dtype, memory_format=self.memory_format)
+        children = [name for name, _ in backbone.named_children()]
+        unknown = sorted(set(low_stages or ()) - set(children))
+        if unknown:
+            raise ValueError(f"unknown backbone stages {unknown}; this backbone's stages are {children}")
+        if dtype != torch.float32:
+            for name in children if low_stages is None else low_stages:
+                setattr(backbone, name, _InPrecision(getattr(backbone, name), dtype))
+        self.backbone = backbone.to(memory_format=self.memory_format)
         self.out_channels = backbone.out_channels
         self.stride = backbone.stride
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        p_hand, p_object = self.backbone(images.to(self.dtype).contiguous(memory_format=self.memory_format))
+        p_hand, p_object = self.backbone(images.to(torch.float32).contiguous(memory_format=self.memory_format))
         return (p_hand.to(torch.float32, memory_format=torch.contiguous_format),
                 p_object.to(torch.float32, memory_format=torch.contiguous_format))
 
@@ -119,7 +142,7 @@ def compile_with_fallback(module: nn.Module, **compile_options) -> nn.Module:
 
 
 def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32", channels_last: bool = True,
-                           compile: bool = False) -> nn.Module:
+                           compile: bool = False, low_precision_stages: Optional[Sequence[str]] = None) -> nn.Module:
     """A frozen, faster copy of `model` on `device` with the same forward contract and `HFLNetOutput`.
 
     precision: "fp32" (equal to the plain model within float rounding), "bf16" or "fp16" (the backbone
@@ -134,7 +157,8 @@ def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32",
         LOG.warning("this CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 will be slow")
     optimized = copy.deepcopy(model).to(device).eval().requires_grad_(False)
     fold_batch_norms(optimized)
-    optimized.backbone = BackboneInPrecision(optimized.backbone, PRECISIONS[precision], channels_last)
+    optimized.backbone = BackboneInPrecision(optimized.backbone, PRECISIONS[precision], channels_last,
+                                             low_precision_stages)
     if channels_last:
         for name in CONV_DECODERS:
             getattr(optimized, name).to(memory_format=torch.channels_last)
@@ -144,54 +168,64 @@ def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32",
 
 
 class CudaGraphRunner(nn.Module):
-    """Runs `module` (an HFLNet forward) by replaying a CUDA graph captured on the first call.
+    """Runs `module` (an HFLNet forward) by replaying CUDA graphs, one captured per input shape (batch size).
 
-    Inputs of the captured shapes are copied into static buffers and the graph replays; other shapes run
-    `module` eagerly. The returned `HFLNetOutput` holds the graph's static outputs: they stay valid until
-    the next call (copy them out first, as `HandObjectEstimator` does). If capture fails, the reason is
-    logged and `module` runs eagerly from then on.
+    The first call with a new shape captures a graph for it (static input buffers, `module` run under
+    capture); later calls of that shape copy their inputs into the buffers and replay it. The returned
+    `HFLNetOutput` holds the graph's static outputs: they stay valid until the next call (copy them out
+    first, as `HandObjectEstimator` does). If a capture fails, the reason is logged and `module` runs
+    eagerly from then on. At most MAX_GRAPHS shapes are captured; further shapes run eagerly.
     """
 
     WARMUP_CALLS = 3
+    #: Shapes captured at most (each graph holds its own memory pool).
+    MAX_GRAPHS = 8
 
     def __init__(self, module: nn.Module):
         super().__init__()
         self.module = module
-        self._graph: Optional[torch.cuda.CUDAGraph] = None
-        self._static_inputs: Tuple[torch.Tensor, ...] = ()
-        self._static_output: Optional[HFLNetOutput] = None
+        self._graphs: Dict[Tuple[torch.Size, ...], Tuple[torch.cuda.CUDAGraph, Tuple[torch.Tensor, ...],
+                                                           HFLNetOutput]] = {}
         self._failed = False
 
+    @property
+    def captured_shapes(self) -> Tuple[Tuple[torch.Size, ...], ...]:
+        """The input shapes (images, hand_boxes, object_boxes) a graph has been captured for."""
+        return tuple(self._graphs)
+
     def _capture(self, inputs: Tuple[torch.Tensor, ...]) -> None:
-        self._static_inputs = tuple(tensor.clone() for tensor in inputs)
+        static_inputs = tuple(tensor.clone() for tensor in inputs)
         side = torch.cuda.Stream(device=inputs[0].device)
         side.wait_stream(torch.cuda.current_stream(inputs[0].device))
         with torch.cuda.stream(side):
             for _ in range(self.WARMUP_CALLS):  # kernels selected and memory pooled before capture
-                self.module(*self._static_inputs)
+                self.module(*static_inputs)
         torch.cuda.current_stream(inputs[0].device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self._static_output = self.module(*self._static_inputs)
-        self._graph = graph
+            static_output = self.module(*static_inputs)
+        self._graphs[tuple(tensor.shape for tensor in inputs)] = (graph, static_inputs, static_output)
 
     def forward(self, images: torch.Tensor, hand_boxes: torch.Tensor, object_boxes: torch.Tensor) -> HFLNetOutput:
         inputs = (images, hand_boxes, object_boxes)
+        shapes = tuple(tensor.shape for tensor in inputs)
         if self._failed or images.device.type != "cuda":
             return self.module(*inputs)
-        if self._graph is None:
+        if shapes not in self._graphs:
+            if len(self._graphs) >= self.MAX_GRAPHS:
+                return self.module(*inputs)
             try:
                 self._capture(inputs)
             except RuntimeError as error:
                 LOG.warning("CUDA graph capture failed (%s); running eagerly", error)
-                self._failed, self._graph = True, None
+                self._failed = True
+                self._graphs.clear()
                 return self.module(*inputs)
-        if any(static.shape != tensor.shape for static, tensor in zip(self._static_inputs, inputs)):
-            return self.module(*inputs)
-        for static, tensor in zip(self._static_inputs, inputs):
+        graph, static_inputs, static_output = self._graphs[shapes]
+        for static, tensor in zip(static_inputs, inputs):
             static.copy_(tensor)
-        self._graph.replay()
-        return self._static_output
+        graph.replay()
+        return static_output
 
 
 def output_differences(out: HFLNetOutput, reference: HFLNetOutput) -> Dict[str, float]:

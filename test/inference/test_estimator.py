@@ -1,5 +1,6 @@
 """HandObjectEstimator: geometry round trip through decode_output, end to end on the bundled sample, bad input,
-the inference path against the plain network, prepare + infer = estimate, CUDA against the CPU (on a GPU)."""
+the inference path against the plain network, prepare + infer = estimate, a one-crop batch = the network run
+on that crop, batches of crops, CUDA against the CPU (on a GPU)."""
 
 import json
 
@@ -11,12 +12,16 @@ from hfl_ros.constants import NUM_CONTROL_POINTS, ROI_SIZE
 from hfl_ros.geometry.camera import affine_boxes, apply_affine, normalise_in_box, project_points
 from hfl_ros.geometry.control_points import control_points_from_points
 from hfl_ros.geometry.rotations import axis_angle_to_matrix
+from hfl_ros.geometry.mirror import mirror_box, mirror_image, mirror_intrinsics
+from hfl_ros.inference.crop import crop_cv2
 from hfl_ros.inference.estimator import (
+    CropRequest,
     EstimationError,
     HandObjectEstimator,
     InferenceConfig,
     crop_geometry,
     decode_output,
+    outputs_to_host,
 )
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import estimate_to_dict
@@ -164,6 +169,64 @@ def test_prepare_then_infer_is_estimate(untrained):
     np.testing.assert_array_equal(split.hand.vertices, whole.hand.vertices)
     np.testing.assert_array_equal(split.object.control_point_scores, whole.object.control_point_scores)
     assert set(split.timings) == {"crop", "network", "geometry"}
+
+
+def test_a_one_crop_batch_is_the_network_run_on_that_crop(untrained):
+    """estimate (a batch of one) against the pieces run by hand: OpenCV crop, (1, 3, 256, 256) input,
+    network, decode of sample 0. Bit-equal: batching one crop adds no arithmetic."""
+    image, K_, hand_box, object_box, model = _bundled_frame()
+    geometry = crop_geometry(image.shape[1::-1], K_, hand_box, object_box)
+    pixels = torch.from_numpy(crop_cv2(image, geometry.affine)).permute(2, 0, 1)[None].float() / 255.0
+    boxes = torch.from_numpy(np.stack((geometry.hand_crop_box, geometry.object_crop_box))).float()
+    with torch.inference_mode():
+        out = outputs_to_host(untrained.network(pixels, boxes[:1], boxes[1:]))
+    hand, obj = decode_output(out, geometry, model, untrained.faces, untrained.pose_settings)
+    estimate = untrained.estimate(image, K_, hand_box, object_box, model)
+    np.testing.assert_array_equal(estimate.hand.vertices, hand.vertices)
+    np.testing.assert_array_equal(estimate.hand.joints_2d, hand.joints_2d)
+    np.testing.assert_array_equal(estimate.object.control_points_2d, obj.control_points_2d)
+    np.testing.assert_array_equal(estimate.object.control_point_scores, obj.control_point_scores)
+
+
+def _two_crops():
+    """The bundled frame's crop and the crop of its mirrored view (as for a left hand): (image, requests)."""
+    image, K_, hand_box, object_box, model = _bundled_frame()
+    width = image.shape[1]
+    return image, (CropRequest(K_, hand_box, object_box, model),
+                   CropRequest(mirror_intrinsics(K_, width), mirror_box(hand_box, width),
+                               mirror_box(object_box, width), model, mirrored=True))
+
+
+def test_a_batch_cuts_each_crop_from_its_view(untrained):
+    """prepare_batch stacks the crops in request order; a mirrored request is cut from the flipped image."""
+    image, requests = _two_crops()
+    prepared = untrained.prepare_batch(image, requests)
+    assert prepared.images.shape == (2, 3, 256, 256) and prepared.hand_boxes.shape == (2, 4)
+    for index, (view, request) in enumerate(zip((image, mirror_image(image)), requests)):
+        geometry = crop_geometry(image.shape[1::-1], request.K, request.hand_box, request.object_box)
+        expected = torch.from_numpy(crop_cv2(view, geometry.affine)).permute(2, 0, 1).float() / 255.0
+        torch.testing.assert_close(prepared.images[index], expected, rtol=0, atol=0)
+        np.testing.assert_allclose(prepared.object_boxes[index].numpy(), geometry.object_crop_box, rtol=1e-6)
+    estimates = untrained.infer_batch(prepared)
+    assert len(estimates) == 2 and set(estimates[1].timings) == {"crop", "network", "geometry"}
+    with pytest.raises(ValueError, match="infer_batch"):
+        untrained.infer(prepared)
+    with pytest.raises(EstimationError, match="at least one"):
+        untrained.prepare_batch(image, ())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_batch_matches_the_cpu(untrained, mano_dir):
+    """Batch 2 on CUDA (one upload, the flipped view on the GPU, a CUDA graph per batch size) against the CPU,
+    then batch 1 again (its own graph)."""
+    cuda = HandObjectEstimator.from_files(None, mano_dir, device="cuda")
+    image, requests = _two_crops()
+    for batch in (requests, requests, requests[1:]):
+        got, expected = cuda.estimate_batch(image, batch), untrained.estimate_batch(image, batch)
+        for one, reference in zip(got, expected):
+            np.testing.assert_allclose(one.hand.vertices - one.hand.joints[:1],
+                                       reference.hand.vertices - reference.hand.joints[:1], atol=1e-3, rtol=0)
+            np.testing.assert_allclose(one.hand.joints_2d, reference.hand.joints_2d, atol=0.5, rtol=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

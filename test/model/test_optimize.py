@@ -137,11 +137,11 @@ def test_cuda_graph_replays_the_eager_outputs(small_model):
 
     network = optimize_for_inference(small_model, "cuda", "fp32")
     runner = CudaGraphRunner(network)
-    for seed in (0, 1):
-        inputs = tuple(t.cuda() for t in example_inputs(1)) if seed == 0 else tuple(
-            t.cuda() * 0.9 for t in example_inputs(1))
-        assert_equal_outputs(_run(runner, inputs), _run(network, inputs))
-    assert runner._graph is not None
+    for batch in (1, 2, 1):  # one graph per batch size; the batch-1 graph replays again after batch 2
+        for scale in (1.0, 0.9):
+            inputs = tuple(t.cuda() * scale for t in example_inputs(batch))
+            assert_equal_outputs(_run(runner, inputs), _run(network, inputs))
+    assert sorted(shapes[0][0] for shapes in runner.captured_shapes) == [1, 2]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
