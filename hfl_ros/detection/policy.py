@@ -33,7 +33,7 @@ object overlaps the hand), refined in the same frame from the object decoder's o
 Times are seconds (image stamps); boxes are [x1, y1, x2, y2] px of the image.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
@@ -415,7 +415,7 @@ class BoxPolicy:
         new_side = track.votes.add(detection.handedness, detection.score)
         if new_side is None or new_side in self._tracks:
             return
-        if self.settings.hand_selection in SIDES and new_side != self.settings.hand_selection:
+        if not self._eligible(replace(detection, handedness=new_side)):
             self._end(track, END_SIDE)
             return
         del self._tracks[track.side]
@@ -423,9 +423,10 @@ class BoxPolicy:
         self._tracks[new_side] = track
 
     def _eligible(self, detection: HandDetection) -> bool:
-        """Whether a detection may start a track under `hand_selection` ("right" / "left": that side only)."""
+        """Whether a detection may start a track: with one hand, `hand_selection` "right" / "left" takes that
+        side only (with two, the selection only orders the hands)."""
         selection = self.settings.hand_selection
-        return selection not in SIDES or self._side_of(detection) == selection
+        return self.settings.max_hands > 1 or selection not in SIDES or self._side_of(detection) == selection
 
     def _takes_over(self, track: HandTrack, detection: HandDetection) -> bool:
         """Whether an unmatched detection is this track's hand seen elsewhere (so the track ends): one of its
