@@ -3,6 +3,7 @@
     ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano checkpoint:=/path/to/hflnet.pth \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info object:=025_mug rviz:=true
     ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano synthetic_camera:=true   # no camera
+    ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano use_sim_time:=true   # with ros2 bag play --clock
 
 `ros2 launch hfl_ros perception.launch.py --show-args` lists the arguments. The node's other parameters
 come from params_file (default: the package's config/perception.yaml); the arguments below override it.
@@ -31,7 +32,9 @@ ARGUMENTS = (
     ("namespace", "", "namespace of the nodes and their relative topics"),
     ("camera_frame", "camera_color_optical_frame", "RViz fixed frame; the synthetic camera's frame_id"),
     ("synthetic_camera", "false", "publish rendered frames on `image` / `camera_info` instead of a camera"),
-    ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz"),
+    ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz, in `namespace` (its topics are relative)"),
+    ("use_sim_time", "false", "every node takes its time from /clock (`ros2 bag play --clock`), not the system clock"),
+    ("log_level", "info", "log level of every node: debug | info | warn | error | fatal"),
 )
 #: Launch arguments that set the node parameter of the same name (over params_file).
 NODE_PARAMETERS = ("checkpoint", "mano_dir", "object", "device", "image_transport")
@@ -43,22 +46,28 @@ def generate_launch_description() -> LaunchDescription:
     def text(name: str) -> ParameterValue:  # kept a string even when empty or number-like
         return ParameterValue(arg(name), value_type=str)
 
+    sim_time = {"use_sim_time": ParameterValue(arg("use_sim_time"), value_type=bool)}
+    log_level = ["--log-level", arg("log_level")]
+
     perception = LifecycleNode(
         package="hfl_ros", executable="perception_node", name="perception_node", namespace=arg("namespace"),
-        parameters=[arg("params_file"), {name: text(name) for name in NODE_PARAMETERS}],
+        parameters=[arg("params_file"), {name: text(name) for name in NODE_PARAMETERS}, sim_time],
         remappings=[("image", arg("image")), ("image/compressed", [arg("image"), "/compressed"]),
                     ("camera_info", arg("camera_info"))],
-        output="screen",
+        ros_arguments=log_level, output="screen",
     )
     camera = Node(
         package="hfl_ros", executable="synthetic_camera", name="synthetic_camera", namespace=arg("namespace"),
-        parameters=[{"frame_id": text("camera_frame")}],
+        parameters=[{"frame_id": text("camera_frame")}, sim_time],
         remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
-        condition=IfCondition(arg("synthetic_camera")), output="screen",
+        ros_arguments=log_level, condition=IfCondition(arg("synthetic_camera")), output="screen",
     )
+    # RViz in the nodes' namespace: the config's topics are relative (`markers`, ...) and resolve to this
+    # namespace's outputs; its `image` display follows the `image` argument. /tf stays absolute.
     rviz = Node(
-        package="rviz2", executable="rviz2", name="rviz2",
+        package="rviz2", executable="rviz2", name="rviz2", namespace=arg("namespace"),
         arguments=["-d", PathJoinSubstitution([SHARE, "config", "hfl_ros.rviz"]), "-f", arg("camera_frame")],
+        parameters=[sim_time], remappings=[("image", arg("image"))], ros_arguments=log_level,
         condition=IfCondition(arg("rviz")), output="screen",
     )
     return LaunchDescription([

@@ -1,12 +1,11 @@
-"""The ROS package files: package.xml, CMakeLists.txt, RViz config, Fast DDS profile (the launch file runs in
-test_perception_launch.py)."""
+"""The ROS package files: package.xml, CMakeLists.txt, Fast DDS profile (the RViz config: test_rviz_config.py;
+the launch file runs in test_perception_launch.py)."""
 
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +17,7 @@ def test_package_xml_is_a_valid_ament_cmake_interface_package():
     assert package.name == "hfl_ros" and package.get_build_type() == "ament_cmake"
     assert "rosidl_interface_packages" in [group.name for group in package.member_of_groups]
     exec_depends = {d.name for d in package.exec_depends}
-    assert {"rclpy", "tf2_msgs", "visualization_msgs", "diagnostic_msgs", "lifecycle_msgs"} <= exec_depends
+    assert {"rclpy", "tf2_msgs", "vision_msgs", "visualization_msgs", "diagnostic_msgs", "lifecycle_msgs"} <= exec_depends
 
 
 def test_cmake_generates_every_message_and_installs_the_executables():
@@ -33,15 +32,6 @@ def test_cmake_generates_every_message_and_installs_the_executables():
         assert (REPO / "hfl_ros" / "ros" / f"{executable}.py").is_file()
         assert "def main(" in (REPO / "hfl_ros" / "ros" / f"{executable}.py").read_text()
     assert "install(DIRECTORY launch config DESTINATION share/${PROJECT_NAME})" in cmake
-
-
-def test_rviz_config_shows_image_markers_and_tf():
-    config = yaml.safe_load((REPO / "config" / "hfl_ros.rviz").read_text())
-    displays = config["Visualization Manager"]["Displays"]
-    classes = {display["Class"] for display in displays}
-    assert {"rviz_default_plugins/Image", "rviz_default_plugins/MarkerArray", "rviz_default_plugins/TF"} <= classes
-    topics = {display["Topic"]["Value"] for display in displays if "Topic" in display}
-    assert {"/markers", "/debug_image", "/object_pose"} <= topics
 
 
 def test_fastdds_profile_has_a_large_default_shared_memory_segment():
