@@ -1,9 +1,11 @@
 """Procedural MANO-format hand: mesh topology, rig arrays, canonical frame, its model files."""
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 from hfl_ros.constants import (
     FINGERTIP_VERTICES_LEFT,
@@ -11,8 +13,9 @@ from hfl_ros.constants import (
     MANO_PARENTS,
     NUM_MANO_FACES,
     NUM_MANO_VERTICES,
+    SIDES,
 )
-from hfl_ros.mano.pickle_io import mano_pickle_bytes
+from hfl_ros.mano.pickle_io import load_mano_dict, mano_pickle_bytes
 from hfl_ros.mano.procedural import (
     FINGERS,
     THUMB_BONES,
@@ -177,3 +180,31 @@ def test_procedural_dir_writes_both_sides_once(tmp_path):
     assert right_file.stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="middle"):
         procedural_mano_arrays("middle")
+
+
+#: The model arrays as the single-module builder wrote them (hfl_ros/mano/procedural.py at commit 8a715c3),
+#: keyed "<side>_<key>"; the split into one module per concept must leave them as they were.
+REFERENCE = Path(__file__).parent / "data" / "procedural_mano_reference.npz"
+#: Relative to an array's largest magnitude: far below any change of a constant or formula, above the
+#: last-bit differences of transcendental functions (sin, tanh, exp) between CPUs. On the machine that wrote
+#: the reference the split was bit-identical (sha256 of both pickles unchanged).
+REFERENCE_TOLERANCE = 1e-12
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_written_pickle_holds_the_reference_model(side, tmp_path):
+    reference = np.load(REFERENCE)
+    keys = sorted(name[len(side) + 1:] for name in reference.files if name.startswith(side + "_"))
+    written = load_mano_dict(procedural_mano_dir(tmp_path) / f"MANO_{side.upper()}.pkl")
+    assert sorted(key for key, value in written.items() if not isinstance(value, str)) == keys
+    assert (written["bs_type"], written["bs_style"]) == ("lrotmin", "lbs")
+    for key in keys:
+        expected = reference[f"{side}_{key}"]
+        actual = written[key]
+        actual = actual.toarray() if scipy.sparse.issparse(actual) else np.asarray(actual)
+        assert actual.shape == expected.shape, key
+        if np.issubdtype(expected.dtype, np.integer):
+            np.testing.assert_array_equal(actual, expected, err_msg=key)
+        else:
+            scale = float(np.abs(expected).max())
+            np.testing.assert_allclose(actual, expected, rtol=0, atol=REFERENCE_TOLERANCE * scale, err_msg=key)
