@@ -182,7 +182,7 @@ def test_procedural_dir_writes_both_sides_once(tmp_path):
         procedural_mano_arrays("middle")
 
 
-#: The model arrays as the single-module builder wrote them (hfl_ros/mano/procedural.py at commit 8a715c3),
+#: The model arrays as the single-module builder wrote them (hfl_ros/mano/procedural.py as of commit 5e46c67),
 #: keyed "<side>_<key>"; the split into one module per concept must leave them as they were.
 REFERENCE = Path(__file__).parent / "data" / "procedural_mano_reference.npz"
 #: Relative to an array's largest magnitude: far below any change of a constant or formula, above the
