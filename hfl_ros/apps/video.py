@@ -181,7 +181,16 @@ def _object_model(args: argparse.Namespace) -> ObjectModel:
         raise InputError(f"object {args.object!r} ({args.object_registry}): {error}") from error
 
 
-def run(args: argparse.Namespace) -> int:
+def load_estimator(args: argparse.Namespace, output: Optional[Path] = None) -> HandObjectEstimator:
+    """The network of the run (--checkpoint, --mano-dir or the procedural hand under `output`, --device and the
+    inference options); loaded once per worker by `hfl-video --ray`."""
+    mano_dir = args.mano_dir or procedural_mano_dir(Path(output or args.output) / "procedural_mano")
+    return HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device,
+                                          inference=inference_config(args))
+
+
+def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = None) -> int:
+    """One run over args.inputs into args.output; `estimator`: an already loaded network (else loaded here)."""
     files = expand_inputs(args.inputs)
     opening = iterate_frames(files[:1], args.fps)
     first = next(opening)
@@ -215,9 +224,7 @@ def run(args: argparse.Namespace) -> int:
         detector = HandDetector(DetectorSettings())
     except DetectorUnavailableError as error:
         raise SystemExit(f"hfl-video: {error}") from error
-    mano_dir = args.mano_dir or procedural_mano_dir(output / "procedural_mano")
-    estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device,
-                                               inference=inference_config(args))
+    estimator = estimator or load_estimator(args, output)
     policy = BoxPolicy(PolicySettings(hand_selection=args.select, hand_side=args.side, detect_every=args.detect_every,
                                       initial_hand_roi=args.roi), detector=True)
     tracker = HandObjectTracker(estimator, policy, detector)
