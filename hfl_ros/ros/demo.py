@@ -1,5 +1,6 @@
 """The whole ROS pipeline on this machine without a camera: synthetic_camera -> perception_node -> files.
 
+    source .venv/ros_env.sh   # (written by scripts/setup_ros.sh) else the command says so and exits 1
     python -m hfl_ros.ros.demo --out out/ros_demo [--frames 10] [--checkpoint FILE] [--mano-dir DIR]
 
 Starts both nodes as processes on a private DDS domain (this host only), records every HandObject the
@@ -44,7 +45,7 @@ UNTRAINED_WARNING = ("!!! NO CHECKPOINT: the network runs on UNTRAINED random we
 
 
 def _arguments(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hfl_ros.ros.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/ros_demo"), help="output directory")
     parser.add_argument("--frames", type=int, default=10, help="results to record before stopping")
     parser.add_argument("--timeout", type=float, default=600.0, help="s; stop even with fewer results")
@@ -54,7 +55,7 @@ def _arguments(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=30.0, help="camera frame rate, Hz")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: from the pid)")
     arguments = parser.parse_args(argv)
     if arguments.frames < 1:
