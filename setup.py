@@ -1,12 +1,33 @@
 """pip installation of the hfl_ros Python package (no ROS needed); colcon builds it with CMakeLists.txt."""
 
+import shutil
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+#: config/ files a wheel carries as hfl_ros/assets/config (hfl_ros.resources.PACKAGED_CONFIG_FILES; MANIFEST.in
+#: puts them in the sdist): the defaults hfl-video, hfl-demo and the node read when installed without colcon.
+PACKAGED_CONFIG_FILES = ("objects.yaml", "perception.yaml", "fastdds_profile.xml")
+
+
+class BuildWithConfig(build_py):
+    """build_py that also copies the default config files into the built package (hfl_ros/assets/config)."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "hfl_ros" / "assets" / "config"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in PACKAGED_CONFIG_FILES:
+            shutil.copyfile(HERE / "config" / name, target / name)
 
 setup(
     name="hfl_ros",
     version="0.1.0",
     description="HFL-Net hand-object pose estimation for ROS 2 and PyTorch",
     packages=find_packages(include=["hfl_ros", "hfl_ros.*"]),
+    cmdclass={"build_py": BuildWithConfig},
     package_data={"hfl_ros": ["assets/demo_scene/*"]},
     python_requires=">=3.10",
     install_requires=[

@@ -22,10 +22,11 @@ from hfl_ros.evaluation.metrics import mpjpe, pa_mpjpe
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import OverlayTruth, draw_estimate
 from hfl_ros.results import HandObjectEstimate, estimate_to_dict
+from hfl_ros.resources import package_asset
 from hfl_ros.mano.procedural import procedural_mano_dir
 
 LOG = logging.getLogger("hfl_ros.demo")
-BUNDLED_SCENE = Path(__file__).resolve().parent.parent / "assets" / "demo_scene"
+BUNDLED_SCENE = package_asset("demo_scene")
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
 
 

@@ -47,9 +47,10 @@ from hfl_ros.results import estimate_to_dict
 from hfl_ros.inference.tracking import HandObjectTracker, TrackedFrame
 from hfl_ros.mano.procedural import procedural_mano_dir
 from hfl_ros.objects import ObjectModel, ObjectRegistry
+from hfl_ros.resources import package_config_file
 
 LOG = logging.getLogger("hfl_ros.video")
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "config" / "objects.yaml"
+DEFAULT_REGISTRY = package_config_file("objects.yaml")
 DEFAULT_OBJECT = "006_mustard_bottle"
 TRAJECTORY = "trajectory.jsonl"
 RUN_FILE = "run.json"

@@ -15,6 +15,7 @@ from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings
 from hfl_ros.filtering import FilterSettings
 from hfl_ros.inference.estimator import InferenceConfig
 from hfl_ros.model.optimize import PRECISIONS
+from hfl_ros.resources import package_config_file  # the default registry; also imported from here
 from hfl_ros.ros.camera_info import INTRINSICS_SOURCES
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
@@ -266,20 +267,3 @@ PARAMETERS: Dict[str, ParameterRow] = {
     row.name: ParameterRow(row.default, row.metadata["description"], row.metadata["dynamic"])
     for row in fields(NodeSettings)
 }
-
-
-def package_config_file(name: str) -> Path:
-    """A file of the package's config/ directory: the installed share/hfl_ros/config (colcon), else the
-    source tree's config/ (a development checkout)."""
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-        try:
-            installed = Path(get_package_share_directory("hfl_ros")) / "config" / name
-            if installed.is_file():
-                return installed
-        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset
-            pass
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parents[2] / "config" / name
