@@ -111,8 +111,8 @@ class PolicySettings:
     hand_side: str = "auto"
     track_min_iou: float = 0.3
     max_unconfirmed: int = 3
-    side_decay: float = 0.8
-    side_hysteresis: float = 1.5
+    side_decay: float = 0.98
+    side_hysteresis: float = 2.0
     tracking_max_age: float = 0.5
     tracking_min_hand_score: float = 0.0
     tracking_min_object_score: float = 0.0
@@ -413,7 +413,16 @@ class BoxPolicy:
         if self.settings.hand_side != "auto":
             return
         new_side = track.votes.add(detection.handedness, detection.score)
-        if new_side is None or new_side in self._tracks:
+        if new_side is None:
+            return
+        other = self._tracks.get(new_side)
+        if other is not None:
+            # both hands started on the wrong sides (the detector labelled both alike at first): swap them
+            # when the other one's votes also lean to this one's side; else position continuity wins
+            if other.votes.votes[track.side] > other.votes.votes[other.side]:
+                track.side, other.side = other.side, track.side
+                track.votes.side, other.votes.side = track.side, other.side
+                self._tracks[track.side], self._tracks[other.side] = track, other
             return
         if not self._eligible(replace(detection, handedness=new_side)):
             self._end(track, END_SIDE)

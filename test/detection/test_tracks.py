@@ -199,3 +199,19 @@ def test_spread_and_landmark_error_measure_in_box_units():
     marks = landmarks_in(box)
     assert landmark_error(marks + [10.0, 0.0], marks) == pytest.approx(0.1)
     assert joints_spread(collapsed(box)) < 3.0 < joints_spread(marks)
+
+
+def test_two_hands_labelled_alike_at_first_swap_sides_when_the_votes_say_so():
+    policy = BoxPolicy(PolicySettings(max_hands=2, side_decay=1.0, side_hysteresis=1.0), detector=True)
+    small, large = np.array([100.0, 100, 200, 200]), np.array([350.0, 100, 470, 220])
+    first = step(policy, 0.0, [detection(small, "right"), detection(large, "right")])
+    ids = {t.side: t.track_id for t in first}
+    assert policy.tracks and {t.side for t in first} == {"right", "left"}
+    wrong = [t for t in first if box_iou(t.box.box, detection(large).box) > 0.99][0]
+    assert wrong.side == "right"  # the larger took the label's side; it is the left hand
+    sides = []
+    for frame in range(1, 5):
+        targets = step(policy, frame / 30, [detection(small, "right"), detection(large, "left")])
+        sides.append({t.side: t.track_id for t in targets})
+    assert sides[-1] == {"left": ids["right"], "right": ids["left"]}  # sides swapped, identities kept
+    assert policy.counts["track_losses"] == 0
