@@ -22,7 +22,7 @@ from typing import Any, Generator, Iterator, List, Optional, Tuple
 import numpy as np
 
 from hfl_ros.inference.camera_info import IntrinsicsError, intrinsics_from_camera_info
-from hfl_ros.inference.frames import Frame, InputError
+from hfl_ros.inference.frames import Frame, InputError, is_bag
 from hfl_ros.inference.image_messages import ImageConversionError, compressed_to_rgb, image_to_rgb
 
 try:
@@ -276,3 +276,25 @@ def write_image_bag(path: Path, images: List[np.ndarray], stamps_ns: List[int], 
                                                                   do_rectify=False))
                 writer.write(info_connection, int(stamp_ns), store.serialize_cdr(info, CAMERA_INFO_TYPE))
     return Path(path)
+
+
+def bags_intrinsics(files: List[Path], topics: BagTopics = BagTopics()
+                    ) -> Optional[Tuple[np.ndarray, Tuple[int, int], str]]:
+    """The intrinsics the bags among `files` give a run: (K (3, 3) px, size (W, H) px, description naming the
+    bag and topic) of the first bag with a camera_info; None when no bag has one. Raises InputError when two
+    bags' camera_info disagree (a run has one camera: process such bags in separate runs, or with --ray)."""
+    found: Optional[Tuple[np.ndarray, Tuple[int, int], str]] = None
+    for path in files:
+        if not is_bag(Path(path)):
+            continue
+        camera = open_bag(Path(path), topics)
+        if camera.K is None:
+            continue
+        where = f"{camera.path} {camera.camera_info_topic}"
+        if found is None:
+            found = (camera.K, camera.size, where)
+        elif camera.size != found[1] or not np.allclose(camera.K, found[0]):
+            raise InputError(f"{where} (K {camera.K.tolist()}, {camera.size[0]}x{camera.size[1]}) disagrees with "
+                             f"{found[2]} (K {found[0].tolist()}, {found[1][0]}x{found[1][1]}): one run has one "
+                             "camera; process these bags in separate runs (or with --ray)")
+    return found

@@ -128,3 +128,16 @@ def test_a_truncated_bag_is_refused_naming_it(tmp_path, images, storage):
     cut.write_bytes(data[:len(data) * 2 // 3])
     message = _error(cut, BagTopics(image="/camera/image_raw"))
     assert str(cut) in message and "/camera/image_raw" in message and "truncated" in message
+
+
+def test_bags_intrinsics_come_from_camera_info_and_must_agree(tmp_path, images):
+    from hfl_ros.inference.bags import bags_intrinsics
+    first = write_image_bag(tmp_path / "a", images, STAMPS, K)
+    plain = write_image_bag(tmp_path / "b", images, STAMPS, None)
+    K_found, size, where = bags_intrinsics([plain, first])
+    np.testing.assert_array_equal(K_found, K)
+    assert size == (64, 48) and where == f"{first} /camera/camera_info"
+    assert bags_intrinsics([plain]) is None
+    other = write_image_bag(tmp_path / "c", images, STAMPS, K + np.diag([5.0, 0.0, 0.0]))
+    with pytest.raises(InputError, match="disagrees with"):
+        bags_intrinsics([first, other])
