@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_JOINTS
+from hfl_ros.constants import BOX_EDGES, JOINT_PARENTS, NUM_CONTROL_POINTS, NUM_JOINTS
 from hfl_ros.geometry.camera import project_points, transform_points
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import HandObjectEstimate
@@ -41,14 +41,18 @@ class OverlayTruth:
 
     joints: (21, 3) m, camera frame, JOINT_NAMES order.
     object_rotation: (3, 3) camera-from-object, object_translation: (3,) m camera frame; None when unknown.
+    object_points: (21, 3) m, object frame, the object's control points (its box is drawn from their first
+      eight); None: those of the object model given to the drawing function.
     """
 
     joints: np.ndarray
     object_rotation: Optional[np.ndarray] = None
     object_translation: Optional[np.ndarray] = None
+    object_points: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
-        for name, shape in (("joints", (NUM_JOINTS, 3)), ("object_rotation", (3, 3)), ("object_translation", (3,))):
+        for name, shape in (("joints", (NUM_JOINTS, 3)), ("object_rotation", (3, 3)), ("object_translation", (3,)),
+                            ("object_points", (NUM_CONTROL_POINTS, 3))):
             value = getattr(self, name)
             if value is not None and np.shape(value) != shape:
                 raise ValueError(f"OverlayTruth.{name} must have shape {shape}, got {np.shape(value)}")
@@ -76,11 +80,11 @@ def _draw_skeleton(canvas: np.ndarray, joints_2d: np.ndarray, colour: Colour, th
         cv2.circle(canvas, _pixel(joint), radius, colour, -1, cv2.LINE_AA)
 
 
-def _draw_object_box(canvas: np.ndarray, K: np.ndarray, object_model: ObjectModel, rotation: np.ndarray,
+def _draw_object_box(canvas: np.ndarray, K: np.ndarray, control_points: np.ndarray, rotation: np.ndarray,
                      translation: np.ndarray, colour: Colour, thickness: int) -> bool:
-    """The object's 3D box under the pose (rotation (3, 3) camera-from-object, translation (3,) m); False
-    when a corner lies behind the camera (nothing drawn)."""
-    corners = transform_points(object_model.control_points, rotation, translation)
+    """The object's 3D box (control_points (21, 3) m, object frame) under the pose (rotation (3, 3)
+    camera-from-object, translation (3,) m); False when a corner lies behind the camera (nothing drawn)."""
+    corners = transform_points(control_points, rotation, translation)
     if not np.all(corners[:, 2] > 0):
         return False
     pixels = project_points(corners, K)
@@ -95,8 +99,10 @@ def _draw_truth(canvas: np.ndarray, K: np.ndarray, truth: OverlayTruth, object_m
     if np.all(truth.joints[:, 2] > 0):
         _draw_skeleton(canvas, project_points(truth.joints, K), GROUND_TRUTH_COLOUR, 1, 2)
         drawn.append("hand")
-    if object_model is not None and truth.object_rotation is not None and truth.object_translation is not None:
-        if _draw_object_box(canvas, K, object_model, truth.object_rotation, truth.object_translation,
+    points = truth.object_points if truth.object_points is not None else \
+        None if object_model is None else object_model.control_points
+    if points is not None and truth.object_rotation is not None and truth.object_translation is not None:
+        if _draw_object_box(canvas, K, points, truth.object_rotation, truth.object_translation,
                             GROUND_TRUTH_COLOUR, 1):
             drawn.append("object")
     return drawn
@@ -107,9 +113,9 @@ def _legend_scale(image_height: int) -> float:
     return float(np.clip(image_height / LEGEND_REFERENCE_HEIGHT, low, high))
 
 
-def draw_legend(canvas: np.ndarray, entries: List[LegendEntry]) -> None:
-    """Draws `entries` in the bottom-left corner of `canvas` (H, W, 3) uint8 RGB, in place: a dark
-    translucent panel, one swatch and label per line."""
+def draw_legend(canvas: np.ndarray, entries: List[LegendEntry], right: bool = False) -> None:
+    """Draws `entries` in the bottom-left (`right`: bottom-right) corner of `canvas` (H, W, 3) uint8 RGB, in
+    place: a dark translucent panel, one swatch and label per line; nothing where the panel does not fit."""
     if not entries:
         return
     scale = _legend_scale(canvas.shape[0])
@@ -120,9 +126,10 @@ def draw_legend(canvas: np.ndarray, entries: List[LegendEntry]) -> None:
     margin = max(3, int(round(5 * scale)))
     width = swatch + 3 * margin + max(cv2.getTextSize(e.label, FONT, font_scale, 1)[0][0] for e in entries)
     height = line_height * len(entries) + margin
-    x0, y0 = margin, canvas.shape[0] - margin - height
-    x1, y1 = min(canvas.shape[1] - 1, x0 + width), canvas.shape[0] - margin
-    if x0 >= x1 or y0 < 0:
+    x0 = canvas.shape[1] - margin - width if right else margin
+    y0 = canvas.shape[0] - margin - height
+    x1, y1 = x0 + width, canvas.shape[0] - margin
+    if x0 < 0 or x1 >= canvas.shape[1] or y0 < 0:
         return
     panel = canvas.copy()
     cv2.rectangle(panel, (x0, y0), (x1, y1), LEGEND_BACKGROUND, -1)
@@ -170,7 +177,7 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
 
     obj = estimate.object
     if obj.has_pose and object_model is not None and _draw_object_box(
-            canvas, K, object_model, obj.rotation, obj.translation, OBJECT_BOX_COLOUR, 2):
+            canvas, K, object_model.control_points, obj.rotation, obj.translation, OBJECT_BOX_COLOUR, 2):
         entries.append(LegendEntry("object box (pose estimate)", OBJECT_BOX_COLOUR, SWATCH_LINE))
     for point in obj.control_points_2d:
         cv2.circle(canvas, _pixel(point), 3, CONTROL_POINT_COLOUR, -1, cv2.LINE_AA)
@@ -189,4 +196,18 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
         cv2.putText(canvas, banner, (8, 22), FONT, 0.6, BANNER_COLOUR, 2, cv2.LINE_AA)
     if legend:
         draw_legend(canvas, entries)
+    return canvas
+
+
+def draw_truth(image: np.ndarray, K: np.ndarray, truth: OverlayTruth, object_model: Optional[ObjectModel] = None,
+               legend: bool = True) -> np.ndarray:
+    """A copy of `image` (H, W, 3) uint8 RGB (e.g. an overlay drawn elsewhere, such as the node's debug image)
+    with the ground truth drawn thin in GROUND_TRUTH_COLOUR and, with `legend`, its legend entry in the
+    bottom-right corner. K: (3, 3) intrinsics of `image`; object_model: for the object box when
+    truth.object_points is None."""
+    canvas = image.copy()
+    drawn = _draw_truth(canvas, K, truth, object_model)
+    if legend and drawn:
+        draw_legend(canvas, [LegendEntry(f"ground truth ({', '.join(drawn)})", GROUND_TRUTH_COLOUR, SWATCH_LINE)],
+                    right=True)
     return canvas

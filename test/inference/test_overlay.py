@@ -15,6 +15,7 @@ from hfl_ros.inference.overlay import (
     SKELETON_COLOUR,
     OverlayTruth,
     draw_estimate,
+    draw_truth,
 )
 from hfl_ros.objects import object_model_from_mesh
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
@@ -94,6 +95,21 @@ def test_ground_truth_is_drawn_where_the_truth_projects(cube):
 def rng_offsets() -> np.ndarray:
     """(21, 3) m: a truth beside the estimate (the estimate's joints lie in HAND_CENTRE +- 3 cm)."""
     return np.random.default_rng(1).uniform(-0.03, 0.03, size=(NUM_JOINTS, 3)) + np.array([-0.12, 0.0, 0.0])
+
+
+def test_truth_alone_over_a_finished_overlay_with_its_own_legend_entry(cube):
+    truth_joints = HAND_CENTRE + rng_offsets()
+    truth = OverlayTruth(truth_joints, np.eye(3), OBJECT_TRANSLATION, object_points=cube.control_points)
+    drawn = draw_truth(_image(), K, truth)  # the object box from object_points, no model given
+    bare = draw_truth(_image(), K, OverlayTruth(truth_joints), legend=False)
+    for u, v in np.round(project_points(truth_joints, K)).astype(int):
+        assert _has_colour(drawn[v - 1:v + 2, u - 1:u + 2], GROUND_TRUTH_COLOUR, minimum=1), (u, v)
+    box_corner = np.round(project_points(OBJECT_TRANSLATION + cube.control_points[:1], K)[0]).astype(int)
+    assert _has_colour(drawn[box_corner[1] - 1:box_corner[1] + 2, box_corner[0] - 1:box_corner[0] + 2],
+                       GROUND_TRUTH_COLOUR, minimum=1)
+    right_corner = (slice(400, 480), slice(440, 640))
+    assert np.all(bare[right_corner] == GREY)
+    assert _has_colour(drawn[right_corner], GROUND_TRUTH_COLOUR) and _has_colour(drawn[right_corner], (255, 255, 255))
 
 
 def test_truth_of_the_wrong_shape_is_named():
