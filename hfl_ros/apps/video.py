@@ -1,14 +1,18 @@
 """`hfl-video INPUT... --output DIR`: hand and object on every frame of videos, images, folders or globs.
 
-The same pipeline as the ROS node (`hfl_ros.inference.tracking`): the built-in hand detector (the `detector`
-extra) finds the hand, tracking follows it, the object box starts around the hand and is refined from the
-object decoder; left hands are mirrored through the right-hand network. Writes into DIR:
+The same per-frame pipeline as the ROS node (`hfl_ros.perception.PerceptionPipeline`): the built-in hand
+detector (the `detector` extra) finds and follows up to `--max-hands` hands (one right, one left), each
+hand's object box starts around the hand and is refined from the object decoder, left hands are mirrored
+through the right-hand network (all hands in one batched call), non-finite estimates are skipped frames,
+the quality gate and one temporal filter per side run as in the node. Writes into DIR:
 
 - `trajectory.jsonl`: one JSON object per frame: `frame` (index), `source` (file), `stamp` (s), `hand` (null
   when no hand was found: `side`, `box` [x1, y1, x2, y2] px, `box_source`, `score`, `joints` 21 x 3 m camera
   frame, `joints_2d`, `wrist_pose` 4 x 4 camera-from-wrist, MANO pose and shape, `filtered`), `object` (null
   without a hand: `name`, `box`, `box_source`, `score`, `pose` 4 x 4 camera-from-object or null when PnP
-  found none, `rotation`/`translation`, control points, `filtered`), `gated`, `passes`, `detections`;
+  found none, `rotation`/`translation`, control points, `filtered`), `gated`, `passes`, `detections`,
+  `hands` (every hand of the frame, primary first: the keys of `hand`, `track_id`, and its `object`;
+  `hand` / `object` are the first's) and `skipped` (the reason, for a frame that could not be estimated);
 - `trajectory.npz`: the same as arrays (hfl_ros.filtering.trajectory);
 - `overlay/`: the drawn estimates, `<video>.mp4` per video (a resumed run writes `<video>.from<N>.mp4`)
   and `<image>.png` per image;
@@ -34,17 +38,18 @@ from tqdm import tqdm
 from hfl_ros.apps.options import add_inference_arguments, inference_config
 from hfl_ros.data.io import write_rgb
 from hfl_ros.detection.hand_detector import DetectorSettings, DetectorUnavailableError, HandDetector
-from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, BoxPolicy, PolicySettings
-from hfl_ros.filtering import FilterSettings, HandObjectFilter
+from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings
+from hfl_ros.filtering import FilterSettings
 from hfl_ros.filtering.trajectory import read_trajectory, save_trajectory_npz, with_filtered
-from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
+from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.frames import (
     Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_video,
     iterate_frames, read_camera_info_yaml,
 )
 from hfl_ros.inference.overlay import draw_estimate
 from hfl_ros.results import estimate_to_dict
-from hfl_ros.inference.tracking import HandObjectTracker, TrackedFrame
+from hfl_ros.perception import FrameResult, GateSettings, HandResult, PerceptionSettings
+from hfl_ros.perception.pipeline import PerceptionPipeline
 from hfl_ros.mano.procedural import procedural_mano_dir
 from hfl_ros.objects import ObjectModel, ObjectRegistry
 from hfl_ros.resources import package_config_file
@@ -57,7 +62,8 @@ RUN_FILE = "run.json"
 OVERLAY_DIR = "overlay"
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
 #: run.json keys that must match for a run to resume.
-RESUME_KEYS = ("inputs", "K", "checkpoint", "mano_dir", "object", "side", "selection", "fps", "filter", "roi")
+RESUME_KEYS = ("inputs", "K", "checkpoint", "mano_dir", "object", "side", "selection", "fps", "filter", "roi",
+               "max_hands", "detect_every")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -76,7 +82,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--side", choices=HAND_SIDES, default="auto",
                         help="hand side: auto (the detector's handedness), right or left")
     parser.add_argument("--select", choices=HAND_SELECTIONS, default="larger", help="which hand to follow")
-    parser.add_argument("--detect-every", type=int, default=10, help="frames between detector runs while tracking")
+    parser.add_argument("--max-hands", type=int, choices=(1, 2), default=1,
+                        help="hands followed at once: 1 (the one --select picks) or 2 (one right and one left)")
+    parser.add_argument("--detect-every", type=int, default=PolicySettings.detect_every,
+                        help="frames between detector runs while every hand is tracked (1: the landmarks box the "
+                             "hand in every frame)")
     parser.add_argument("--roi", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"),
                         help="last-resort hand box, fractions of the image (default: none, the frame has no hand)")
     parser.add_argument("--no-filter", action="store_true", help="leave the filtered fields null")
@@ -104,24 +114,56 @@ def resolve_intrinsics(args: argparse.Namespace, frame: Frame):
     return default_intrinsics(width, height), None, "default intrinsics"
 
 
-def frame_record(frame: Frame, tracked: TrackedFrame) -> Dict[str, Any]:
-    """The trajectory record of one frame (see the module docstring)."""
-    record: Dict[str, Any] = {"frame": frame.index, "source": frame.source, "stamp": round(frame.stamp, 6),
-                              "hand": None, "object": None, "passes": tracked.passes,
-                              "detections": tracked.detections}
-    if tracked.estimate is None:
-        return record
-    parts = estimate_to_dict(tracked.estimate)
-    record["hand"] = dict(parts["hand"], box_source=tracked.hand_source)
-    obj = tracked.estimate.object
+def perception_settings(args: argparse.Namespace) -> PerceptionSettings:
+    """The perception pipeline's settings of a run (the node's parameters map to the same type)."""
+    try:
+        policy = PolicySettings(hand_selection=args.select, hand_side=args.side, detect_every=args.detect_every,
+                                initial_hand_roi=args.roi, max_hands=args.max_hands)
+    except ValueError as error:
+        raise InputError(str(error)) from error
+    return PerceptionSettings(policy=policy, detector=DetectorSettings(),
+                              filter=None if args.no_filter else FilterSettings(), gate=GateSettings())
+
+
+def hand_record(hand: HandResult, filtering: bool) -> Dict[str, Any]:
+    """One hand of a frame: {"hand": ..., "object": ...} as the trajectory writes them (module docstring)."""
+    parts = estimate_to_dict(hand.estimate)
+    obj = hand.estimate.object
     pose = None
     if obj.has_pose:
         matrix = np.eye(4)
         matrix[:3, :3], matrix[:3, 3] = obj.rotation, obj.translation
         pose = matrix.round(6).tolist()
-    record["object"] = dict(parts["object"], box_source=tracked.object_source, pose=pose)
-    record["timings_s"] = dict(parts["timings_s"], detector=round(tracked.detector_time, 6))
+    record = {"hand": dict(parts["hand"], box_source=hand.hand_source, track_id=hand.track_id),
+              "object": dict(parts["object"], box_source=hand.object_source, pose=pose,
+                             track_id=hand.object_track_id)}
+    return with_filtered(record, hand.filtered if filtering else None)
+
+
+def frame_record(frame: Frame, result: FrameResult, filtering: bool) -> Dict[str, Any]:
+    """The trajectory record of one frame (see the module docstring); filtering: the filter is on."""
+    primary = result.hand
+    record: Dict[str, Any] = {"frame": frame.index, "source": frame.source, "stamp": round(frame.stamp, 6),
+                              "hand": None, "object": None, "passes": 0 if primary is None else primary.passes,
+                              "detections": result.detections, "gated": False if filtering else None}
+    if result.skipped is not None:
+        record["skipped"] = result.skipped
+    hands = [hand_record(hand, filtering) for hand in result.hands]
+    record["hands"] = [dict(part["hand"], object=part["object"]) for part in hands]
+    if primary is None:
+        return record
+    record.update(hand=hands[0]["hand"], object=hands[0]["object"], gated=hands[0]["gated"])
+    timings = estimate_to_dict(primary.estimate)["timings_s"]
+    record["timings_s"] = dict(timings, detector=round(result.detector_time, 6))
     return record
+
+
+def draw_frame(image: np.ndarray, K: np.ndarray, result: FrameResult, object_model: ObjectModel,
+               banner: str) -> np.ndarray:
+    """The overlay of one frame: every hand's estimate (image (H, W, 3) uint8 RGB, K (3, 3) px)."""
+    for index, hand in enumerate(result.hands):
+        image = draw_estimate(image, K, hand.estimate, object_model, banner if index == 0 else "")
+    return image
 
 
 def _complete_records(path: Path) -> int:
@@ -207,8 +249,9 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "mano_dir": None if args.mano_dir is None else str(args.mano_dir), "object": args.object,
         "side": args.side, "selection": args.select, "fps": args.fps, "filter": not args.no_filter,
-        "roi": args.roi,
+        "roi": args.roi, "max_hands": args.max_hands, "detect_every": args.detect_every,
     }
+    perception = perception_settings(args)
     trajectory, run_file = output / TRAJECTORY, output / RUN_FILE
     start = 0
     if not args.overwrite and trajectory.exists():
@@ -222,38 +265,36 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
     run_file.write_text(json.dumps(settings, indent=1))
 
     try:
-        detector = HandDetector(DetectorSettings())
+        detector = HandDetector(perception.detector)  # before the network: a missing extra fails at once
     except DetectorUnavailableError as error:
         raise SystemExit(f"hfl-video: {error}") from error
-    estimator = estimator or load_estimator(args, output)
-    policy = BoxPolicy(PolicySettings(hand_selection=args.select, hand_side=args.side, detect_every=args.detect_every,
-                                      initial_hand_roi=args.roi), detector=True)
-    tracker = HandObjectTracker(estimator, policy, detector)
-    motion_filter = None if args.no_filter else HandObjectFilter(FilterSettings())
+    try:
+        estimator = estimator or load_estimator(args, output)
+    except BaseException:
+        detector.close()
+        raise
+    pipeline = PerceptionPipeline(estimator, perception, detector)
+    filtering = perception.filter is not None
     overlays = None if args.no_overlay else OverlayWriter(output / OVERLAY_DIR, args.fps)
     banner = UNTRAINED_WARNING if estimator.untrained else ""
     found = written = 0
     try:
-        with detector, trajectory.open("a", encoding="utf-8") as stream:
+        with trajectory.open("a", encoding="utf-8") as stream:
             for frame in tqdm(iterate_frames(files, args.fps, start), desc="hfl-video", unit="frame", initial=start):
                 height, width = frame.image.shape[:2]
                 check_intrinsics(K, (width, height), expected or first_size, where, frame.source)
-                try:
-                    tracked = tracker.process(frame.image, K, frame.stamp, object_model)
-                except EstimationError as error:
-                    LOG.warning("%s frame %d: no estimate (%s)", frame.source, frame.index, error)
-                    tracked = TrackedFrame(None, None, None, 0, None, 0.0)
-                record = frame_record(frame, tracked)
-                filtered = None if motion_filter is None else motion_filter.update_estimate(frame.stamp, tracked.estimate)
-                stream.write(json.dumps(with_filtered(record, filtered)) + "\n")
+                result = pipeline.process(frame.image, K, frame.stamp, object_model)
+                if result.skipped is not None:
+                    LOG.warning("%s frame %d: skipped (%s: %s)", frame.source, frame.index, result.skipped,
+                                result.detail)
+                stream.write(json.dumps(frame_record(frame, result, filtering)) + "\n")
                 stream.flush()
                 written += 1
-                found += tracked.estimate is not None
+                found += result.hand is not None
                 if overlays is not None:
-                    image = frame.image if tracked.estimate is None else \
-                        draw_estimate(frame.image, K, tracked.estimate, object_model, banner)
-                    overlays.write(frame, image)
+                    overlays.write(frame, draw_frame(frame.image, K, result, object_model, banner))
     finally:
+        pipeline.close()
         if overlays is not None:
             overlays.close()
     if start + written == 0:

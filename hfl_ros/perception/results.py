@@ -55,7 +55,8 @@ class FrameResult:
     stamp: s, the image's. hands: primary first (empty: no hand found, or the frame was skipped).
     skipped: why the frame was not processed (a reason key such as "non-finite estimate"), None when it was;
     detail: the reason's details ("" when processed). detections: hands the detector found (None: it did
-    not run); detector_time, network_time: s spent in the detector and in network passes this frame.
+    not run); detector_time, network_time: s spent in the detector and in the network (each hand's last
+    pass); notes: conditions worth a warning that did not skip the frame (an unregistered ROI object class).
     """
 
     stamp: float
@@ -65,6 +66,7 @@ class FrameResult:
     detections: Optional[int] = None
     detector_time: float = 0.0
     network_time: float = 0.0
+    notes: Tuple[str, ...] = ()
 
     @property
     def hand(self) -> Optional[HandResult]:

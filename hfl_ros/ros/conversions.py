@@ -19,12 +19,12 @@ from hfl_ros.detection.policy import ExternalRois
 from hfl_ros.filtering import FilteredFrame, FilteredHand, FilteredObject
 from hfl_ros.geometry.camera import transform_points
 from hfl_ros.geometry.so3 import matrix_to_quaternion
-from hfl_ros.inference.tracking import TrackedFrame
+from hfl_ros.perception import HandResult
 from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import FilteredHand as FilteredHandMsg
 from hfl_ros.msg import FilteredObject as FilteredObjectMsg
 from hfl_ros.msg import HandEstimate as HandEstimateMsg
-from hfl_ros.msg import HandObject, HandObjectRois
+from hfl_ros.msg import HandObject, HandObjectRois, Hands
 from hfl_ros.msg import ObjectEstimate as ObjectEstimateMsg
 from hfl_ros.msg import Point2D
 from hfl_ros.retargeting import joints_in_wrist_frame
@@ -88,21 +88,6 @@ def camera_info_message(K: np.ndarray, width: int, height: int, header: Header) 
     return CameraInfo(header=copy_header(header), width=int(width), height=int(height),
                       distortion_model="plumb_bob", d=[0.0] * 5, k=K.reshape(-1).tolist(),
                       r=np.eye(3).reshape(-1).tolist(), p=P.reshape(-1).tolist())
-
-
-def non_finite_fields(estimate: HandObjectEstimate) -> List[str]:
-    """Names of the estimate's arrays / scores that hold NaN or infinity (empty when all are finite)."""
-    hand, obj = estimate.hand, estimate.object
-    fields = {
-        "hand.joints": hand.joints, "hand.vertices": hand.vertices, "hand.joints_2d": hand.joints_2d,
-        "hand.wrist_pose": hand.wrist_pose, "hand.mano_pose": hand.mano_pose, "hand.mano_shape": hand.mano_shape,
-        "hand.box": hand.box, "hand.score": hand.score,
-        "object.control_points_2d": obj.control_points_2d, "object.control_point_scores": obj.control_point_scores,
-        "object.box": obj.box, "object.score": obj.score,
-    }
-    if obj.has_pose:
-        fields.update({"object.rotation": obj.rotation, "object.translation": obj.translation})
-    return [name for name, value in fields.items() if not np.all(np.isfinite(np.asarray(value, dtype=np.float64)))]
 
 
 def quaternion_from_matrix(rotation: np.ndarray) -> Quaternion:
@@ -177,28 +162,33 @@ def filtered_object_message(obj: Optional[FilteredObject]) -> FilteredObjectMsg:
                              pose=pose_from_rotation_translation(obj.pose[:3, :3], obj.pose[:3, 3]))
 
 
-def hand_object_message(frame: TrackedFrame, filtered: Optional[FilteredFrame], header: Header, untrained: bool,
-                        image_size: Sequence[int], processing_time: float) -> HandObject:
-    """The per-frame message: the raw estimate of `frame` (hand_found = false without one), its box sources,
-    and the filter's output (None: the filter is off). image_size: (width, height) px; processing_time: s
-    since the frame arrived."""
+def hand_object_message(hand: Optional[HandResult], header: Header, untrained: bool, image_size: Sequence[int],
+                        processing_time: float) -> HandObject:
+    """The per-hand message: the raw estimate of `hand` (None: no hand found, hand_found = false), its side,
+    track ids, box sources, and the filter's output (invalid when the filter is off). image_size: (width,
+    height) px; processing_time: s since the frame arrived."""
+    filtered = None if hand is None else hand.filtered
     message = HandObject(
-        header=copy_header(header), hand_found=frame.estimate is not None, passes=int(frame.passes),
-        hand_box_source=frame.hand_source or "", object_box_source=frame.object_source or "",
+        header=copy_header(header), hand_found=hand is not None, passes=0 if hand is None else int(hand.passes),
+        hand_box_source="" if hand is None else hand.hand_source,
+        object_box_source="" if hand is None else hand.object_source or "",
         hand_filtered=filtered_hand_message(None if filtered is None else filtered.hand),
         object_filtered=filtered_object_message(None if filtered is None else filtered.object),
         untrained=bool(untrained), processing_time=float(processing_time),
     )
-    if frame.estimate is None:
+    if hand is None:
         return message
+    message.side = hand.side
+    message.track_id = max(int(hand.track_id), 0)
+    message.object_track_id = max(int(hand.object_track_id), 0)
     width, height = image_size
-    hand, obj = frame.estimate.hand, frame.estimate.object
+    raw, obj = hand.estimate.hand, hand.estimate.object
     message.hand = HandEstimateMsg(
-        side=hand.side, score=float(hand.score), joints=_points(hand.joints), joints_2d=_points_2d(hand.joints_2d),
-        wrist_pose=pose_from_rotation_translation(hand.wrist_pose[:3, :3], hand.wrist_pose[:3, 3]),
-        mano_pose=np.asarray(hand.mano_pose, dtype=np.float32),
-        mano_shape=np.asarray(hand.mano_shape, dtype=np.float32),
-        box=roi_from_box(hand.box, width, height),
+        side=raw.side, score=float(raw.score), joints=_points(raw.joints), joints_2d=_points_2d(raw.joints_2d),
+        wrist_pose=pose_from_rotation_translation(raw.wrist_pose[:3, :3], raw.wrist_pose[:3, 3]),
+        mano_pose=np.asarray(raw.mano_pose, dtype=np.float32),
+        mano_shape=np.asarray(raw.mano_shape, dtype=np.float32),
+        box=roi_from_box(raw.box, width, height),
     )
     message.object = ObjectEstimateMsg(
         name=obj.name, score=float(obj.score), has_pose=obj.has_pose,
@@ -208,8 +198,15 @@ def hand_object_message(frame: TrackedFrame, filtered: Optional[FilteredFrame], 
     )
     if obj.has_pose:
         message.object.pose = pose_from_rotation_translation(obj.rotation, obj.translation)
-    message.network_time = float(frame.estimate.timings.get("network", 0.0))
+    message.network_time = float(hand.estimate.timings.get("network", 0.0))
     return message
+
+
+def hands_message(hands: Sequence[HandResult], header: Header, untrained: bool, image_size: Sequence[int],
+                  processing_time: float) -> Hands:
+    """Every hand of a frame (primary first; none when no hand was found), each as `hand_object_message`."""
+    return Hands(header=copy_header(header),
+                 hands=[hand_object_message(hand, header, untrained, image_size, processing_time) for hand in hands])
 
 
 def object_pose_message(estimate: HandObjectEstimate, header: Header) -> Optional[PoseStamped]:
@@ -350,6 +347,9 @@ def hand_object_record(message: HandObject) -> dict:
         "untrained": bool(message.untrained),
         "hand_found": bool(message.hand_found),
         "passes": int(message.passes),
+        "side": message.side,
+        "track_id": int(message.track_id),
+        "object_track_id": int(message.object_track_id),
         "network_time": float(message.network_time),
         "processing_time": float(message.processing_time),
         "hand": None,

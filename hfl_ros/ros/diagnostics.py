@@ -29,7 +29,8 @@ class PublishedFrame:
     latency: s, arrival -> publish; stamp_age: s, now - image stamp; network_time: s, network forward;
     detector_time: s, hand detection (0 when the detector did not run); hand_source, object_source: where
     the boxes came from ("" when no hand was found); gated: the outlier gate held the hand or the object back.
-    tracking_counts: detector runs, track losses and re-acquisitions since configure (BoxPolicy.counts);
+    tracking_counts: detector runs, track losses, re-acquisitions and track ends by reason since configure
+    (BoxPolicy.counts);
     filter_counts: the temporal filter's counters since configure (None when the filter is off).
     """
 
@@ -40,7 +41,7 @@ class PublishedFrame:
     hand_source: str = ""
     object_source: str = ""
     gated: bool = False
-    tracking_counts: Mapping[str, int] = field(default_factory=dict)
+    tracking_counts: Mapping[str, object] = field(default_factory=dict)
     filter_counts: Optional[FilterCounts] = None
 
 
@@ -155,6 +156,7 @@ def _frame_values(frame: Optional[PublishedFrame]) -> list:
     values = [_value("hand box source", frame.hand_source), _value("object box source", frame.object_source)]
     values.extend(_value(key.replace("_", " "), frame.tracking_counts.get(key, 0))
                   for key in ("detector_runs", "track_losses", "reacquisitions"))
+    values.append(_value("track ends", _counts(frame.tracking_counts.get("track_ends", {}))))
     counts = frame.filter_counts
     values.append(_value("filter", "off" if counts is None else "on"))
     if counts is not None:

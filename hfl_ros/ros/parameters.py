@@ -16,6 +16,7 @@ from hfl_ros.filtering import FilterSettings
 from hfl_ros.inference.estimator import InferenceConfig
 from hfl_ros.model.optimize import PRECISIONS
 from hfl_ros.resources import package_config_file  # the default registry; also imported from here
+from hfl_ros.perception import GateSettings, PerceptionSettings
 from hfl_ros.ros.camera_info import INTRINSICS_SOURCES
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
@@ -116,8 +117,14 @@ class NodeSettings:
     detector_grid_levels: Tuple[int, ...] = parameter((1, 2), "grid searched when the full frame and the crops "
                                                       "around the last hand find nothing (level n: square tiles "
                                                       "of min(W, H) / n px, overlapping by half)", levels)
-    detect_every: int = parameter(10, "frames between detector runs while a hand is tracked (re-acquire, catch "
-                                      "a second hand, confirm the track); 0 = only without a track", at_least(0))
+    max_hands: int = parameter(1, "hands followed at once, 1 or 2 (one right and one left: each gets its box, "
+                                  "network pass, object, filter and outputs); 1 = the primary hand only",
+                               one_of(1, 2))
+    detect_every: int = parameter(1, "frames between detector runs while every wanted hand is tracked (1 = every "
+                                     "frame: the landmarks box the hand; 0 = only when a hand is missing)",
+                                  at_least(0))
+    search_every: int = parameter(10, "frames between grid searches for a missing hand while another is tracked",
+                                  at_least(0))
     hand_selection: str = parameter("larger", "hand to follow when several are seen: right, left, larger, or "
                                               "holding (overlaps the object box most)", one_of(*HAND_SELECTIONS))
     hand_side: str = parameter("auto", "auto = the detector's handedness (the subject's own hand), or right / "
@@ -128,6 +135,23 @@ class NodeSettings:
                                      at_least(0))
     tracking_max_age: float = parameter(0.5, "s, largest stamp gap over which a track lasts; 0 = no tracking",
                                         at_least(0))
+    side_decay: float = parameter(0.8, "handedness votes of a track decay by this factor per detection, in (0, 1]",
+                                  between(0.0, 1.0))
+    side_hysteresis: float = parameter(1.5, "a track changes side when the other side's votes lead by more than "
+                                            "this (about that many confident detections)", at_least(0))
+    track_max_area_change: float = parameter(1.5, "the network's joints box a tracked hand only while the box "
+                                                  "area changes by at most this factor per frame",
+                                             at_least(1.0))
+    track_max_aspect_change: float = parameter(1.5, "... and its aspect ratio by at most this factor",
+                                               at_least(1.0))
+    track_min_spread: float = parameter(0.12, "... and the joints' RMS distance from their mean is at least this "
+                                              "fraction of the larger side of the box they were estimated in",
+                                        at_least(0))
+    track_max_landmark_error: float = parameter(0.3, "... and their mean distance from the detector's landmarks "
+                                                     "(frames with both) is at most this fraction of the "
+                                                     "landmarks' box's larger side", at_least(0))
+    track_min_detector_score: float = parameter(0.5, "... and the detector's score of the track is at least "
+                                                     "this", between(0.0, 1.0))
     tracking_margin: float = parameter(1.2, "tracked hand box = 2D joints' box x 1.1 (training crops) x this",
                                        at_least(0, exclusive=True))
     object_tracking_margin: float = parameter(1.1, "tracked object box = box of the control points x this",
@@ -201,8 +225,8 @@ class NodeSettings:
             check = row.metadata["check"]
             if check is not None:
                 object.__setattr__(self, row.name, check(row.name, getattr(self, row.name)))
-        self.policy  # noqa: B018  (PolicySettings and FilterSettings check their parameters as a whole)
-        self.filter_settings  # noqa: B018
+        self.perception_settings()  # PolicySettings, FilterSettings and GateSettings check theirs as a whole
+        self.filter_settings  # noqa: B018  (checked with the filter off too)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> "NodeSettings":
@@ -219,7 +243,12 @@ class NodeSettings:
     def policy(self) -> PolicySettings:
         """Where boxes come from (hfl_ros.detection.policy)."""
         return PolicySettings(
-            detect_every=self.detect_every, hand_selection=self.hand_selection, hand_side=self.hand_side,
+            detect_every=self.detect_every, max_hands=self.max_hands, search_every=self.search_every,
+            hand_selection=self.hand_selection, hand_side=self.hand_side, side_decay=self.side_decay,
+            side_hysteresis=self.side_hysteresis, track_max_area_change=self.track_max_area_change,
+            track_max_aspect_change=self.track_max_aspect_change, track_min_spread=self.track_min_spread,
+            track_max_landmark_error=self.track_max_landmark_error,
+            track_min_detector_score=self.track_min_detector_score,
             track_min_iou=self.track_min_iou, max_unconfirmed=self.max_unconfirmed,
             tracking_max_age=self.tracking_max_age, tracking_min_hand_score=self.tracking_min_hand_score,
             tracking_min_object_score=self.tracking_min_object_score, tracking_margin=self.tracking_margin,
@@ -247,6 +276,19 @@ class NodeSettings:
     def filter_settings(self) -> FilterSettings:
         """The temporal filter's settings: FilterSettings.<name> is the parameter filter_<name>."""
         return FilterSettings(**{row.name: getattr(self, FILTER_PREFIX + row.name) for row in fields(FilterSettings)})
+
+    @property
+    def gate(self) -> GateSettings:
+        """What a hand or object needs to be shown and filtered (min_hand_score, min_object_score, ...)."""
+        return GateSettings(min_hand_score=self.min_hand_score, min_object_score=self.min_object_score,
+                            min_object_inliers=self.min_object_inliers)
+
+    def perception_settings(self) -> PerceptionSettings:
+        """The perception pipeline's settings (hfl_ros.perception): policy, detector (None with `detector`
+        off), filter (None with `filter` off), quality gate, outputs_filtered."""
+        return PerceptionSettings(policy=self.policy, detector=self.detector_settings if self.detector else None,
+                                  filter=self.filter_settings if self.filter else None, gate=self.gate,
+                                  outputs_filtered=self.outputs_filtered)
 
     @property
     def registry_file(self) -> Path:

@@ -9,10 +9,11 @@ only while subscribed, TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <pre
 
 Frames are processed off the callback, newest first: a frame arriving while another waits replaces it
 (counted as dropped). With `pipeline` (hfl_ros.ros.worker.PipelineWorker) stage 1 decodes the newest
-frame, checks its intrinsics and runs the hand detector when due (HandObjectTracker.detect_step) while
-stage 2 runs the rest on the previous frame; without it one thread does both. Stage 2 runs the tracker's
-estimate step (box sources, either hand, the network, object box refinement), then the temporal filter
-(hfl_ros.filtering), and publishes; this module only converts and publishes. Every output carries the input image's header. A
+frame, checks its intrinsics and runs the hand detector when due (PerceptionPipeline.detect) while
+stage 2 runs the rest on the previous frame; without it one thread does both. Stage 2 runs the perception
+pipeline's second stage (hfl_ros.perception: box sources, either hand, the network, object box
+refinement, finiteness check, quality gate, temporal filter) and publishes; this module only decodes,
+converts and publishes. Every output carries the input image's header. A
 frame without a hand gives a hand_object with hand_found = false and nothing else. A frame that cannot be
 processed is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing
 non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
@@ -25,7 +26,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import rclpy
@@ -42,14 +43,12 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from hfl_ros.detection.hand_detector import HandDetector
-from hfl_ros.detection.policy import BoxPolicy, ExternalRois, frame_object_name
-from hfl_ros.filtering import FilteredFrame, HandObjectFilter, filtered_estimate, observations
-from hfl_ros.inference.estimator import EstimationError, HandObjectEstimator
+from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.inference.tracking import DetectionStep, HandObjectTracker, TrackedFrame
-from hfl_ros.results import HandObjectEstimate
 from hfl_ros.msg import HandObject, HandObjectRois
-from hfl_ros.objects import ObjectModel, ObjectRegistry
+from hfl_ros.objects import ObjectRegistry
+from hfl_ros.perception import FrameResult, HandResult
+from hfl_ros.perception.pipeline import DetectionStep, PerceptionPipeline
 from hfl_ros.ros import conversions
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
 from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status
@@ -68,13 +67,11 @@ WORKER_STOP_TIMEOUT = 30.0
 #: `estimate`, `untrained` and `device`; called at configure.
 EstimatorFactory = Callable[..., HandObjectEstimator]
 
-#: Skip reasons (diagnostics keys).
+#: Skip reasons (diagnostics keys) of the decoding stage; the pipeline adds its own (hfl_ros.perception.pipeline).
 SKIP_NO_CAMERA_INFO = "no camera_info"
 SKIP_BAD_CAMERA_INFO = "bad camera_info"
 SKIP_BAD_IMAGE = "bad image"
 SKIP_NO_FRAME_ID = "no frame_id"
-SKIP_ESTIMATION = "estimation failed"
-SKIP_NON_FINITE = "non-finite estimate"
 SKIP_INTERNAL = "internal error"
 #: Throttled log keys of conditions that do not skip the frame.
 LOG_OBJECT_CLASS = "object class"
@@ -128,10 +125,7 @@ class PerceptionNode(LifecycleNode):
         self._registry: Optional[ObjectRegistry] = None
         self._object = ""  # the `object` parameter, changed at run time by _set_object
         self._camera_info: Optional[CameraInfo] = None
-        self._tracker: Optional[HandObjectTracker] = None
-        self._filter: Optional[HandObjectFilter] = None
-        self._pending_rois: Optional[ExternalRois] = None  # from `rois`, handed to the tracker by the worker
-        self._scene: Optional[tuple] = None  # (frame_id, width, height, object name) of the last frame
+        self._pipeline: Optional[PerceptionPipeline] = None
         self._worker: Optional[Union[LatestFrameWorker[Frame], PipelineWorker[Frame, DecodedFrame]]] = None
         self._outputs: Dict[str, Any] = {}
         self._inputs: List[Any] = []
@@ -171,10 +165,7 @@ class PerceptionNode(LifecycleNode):
         self._config_error = ""
         self._settings, self._registry, self._object = settings, registry, settings.object
         self._estimator = estimator
-        self._tracker = HandObjectTracker(estimator, BoxPolicy(settings.policy, detector=detector is not None),
-                                          detector)
-        self._filter = HandObjectFilter(settings.filter_settings) if settings.filter else None
-        self._pending_rois = self._scene = None
+        self._pipeline = PerceptionPipeline(estimator, settings.perception_settings(), detector, registry)
         self._create_publishers(settings)
         if settings.pipeline:
             self._worker = PipelineWorker(self._decode_frame, self._finish_frame, self._on_worker_error,
@@ -227,10 +218,10 @@ class PerceptionNode(LifecycleNode):
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
-        if self._tracker is not None and self._tracker.detector is not None:
-            self._tracker.detector.close()
-        self._settings = self._registry = self._tracker = self._filter = self._estimator = None
-        self._camera_info = self._pending_rois = self._scene = None
+        if self._pipeline is not None:
+            self._pipeline.close()
+        self._settings = self._registry = self._pipeline = self._estimator = None
+        self._camera_info = None
 
     def _destroy_subscriptions(self) -> None:
         for subscription in self._inputs:
@@ -280,13 +271,13 @@ class PerceptionNode(LifecycleNode):
         self._camera_info = message
 
     def _on_rois(self, message: HandObjectRois) -> None:
-        rois = conversions.external_rois(message)
-        with self._lock:
-            self._pending_rois = rois
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.set_external(conversions.external_rois(message))  # applies from the next frame's stage 2
 
     def _on_worker_error(self, frame: Frame, error: BaseException) -> None:
-        if self._filter is not None:  # no observation in this frame: the filter restarts at the next one
-            self._filter.update(conversions.stamp_seconds(frame.message.header.stamp), None, None)
+        if self._pipeline is not None:  # no observation in this frame: the filters restart at the next one
+            self._pipeline.lose(conversions.stamp_seconds(frame.message.header.stamp))
         if isinstance(error, SkippedFrame):
             self._skip(error.reason, str(error))
         else:
@@ -335,96 +326,53 @@ class PerceptionNode(LifecycleNode):
         rgb = self._decode(frame.message, self._settings.max_image_pixels)
         K = self._intrinsics(info, rgb.shape[1], rgb.shape[0])
         stamp = conversions.stamp_seconds(header.stamp)
-        return DecodedFrame(rgb, K, stamp, self._tracker.detect_step(rgb, stamp))
+        return DecodedFrame(rgb, K, stamp, self._pipeline.detect(rgb, stamp))
 
     def _finish_frame(self, frame: Frame, decoded: DecodedFrame) -> None:
-        """Stage 2: boxes, network, filter, publish."""
-        rgb, K, stamp = decoded.rgb, decoded.K, decoded.stamp
-        height, width = rgb.shape[:2]
-        object_model = self._frame_object(stamp, frame.message.header.frame_id, width, height)
-        try:
-            tracked = self._tracker.estimate_step(rgb, K, stamp, object_model, decoded.detected)
-        except EstimationError as error:
-            raise SkippedFrame(SKIP_ESTIMATION, str(error)) from error
-        estimate = tracked.estimate
-        if estimate is not None:
-            bad = conversions.non_finite_fields(estimate)
-            if bad:
-                raise SkippedFrame(SKIP_NON_FINITE, f"estimate has non-finite values in {', '.join(bad)}")
-        filtered = None
-        if self._filter is not None:
-            hand, obj = observations(estimate) if estimate is not None else (None, None)
-            hand_ok, object_ok = self._shown_parts(estimate)
-            filtered = self._filter.update(stamp, hand if hand_ok else None, obj if object_ok else None)
-        self._publish(frame, tracked, filtered, rgb, K, object_model)
-
-    def _frame_object(self, stamp: float, frame_id: str, width: int, height: int) -> ObjectModel:
-        """The object of the frame stamped `stamp` (the external ROIs' class, else the `object` parameter);
-        hands the latest external ROIs to the tracker, and restarts its track when the object or the camera
-        changed (the track belongs to the previous ones)."""
+        """Stage 2: the pipeline's second stage, then publish (a frame the pipeline skipped is counted)."""
         with self._lock:
-            rois, self._pending_rois = self._pending_rois, None
-            parameter = self._object
-        with self._tracker.lock:  # stage 1 reads the policy too
-            policy = self._tracker.policy
-            if rois is not None:
-                policy.set_external(rois)
-            external = policy.external(stamp)
-            name, warning = frame_object_name(external, parameter, self._registry.names)
-            scene = (frame_id, width, height, name)
-            if self._scene is not None and scene != self._scene:
-                policy.reset()
-                if external is not None:  # made for this very image
-                    policy.set_external(external)
-        if warning is not None:
-            self._warn(LOG_OBJECT_CLASS, warning)
-        self._scene = scene
-        return self._registry.model(name)
+            object_model = self._registry.model(self._object)
+        result = self._pipeline.finish(decoded.rgb, decoded.K, decoded.stamp, object_model, decoded.detected,
+                                       camera=frame.message.header.frame_id)
+        for note in result.notes:
+            self._warn(LOG_OBJECT_CLASS, note)
+        if result.skipped is not None:
+            self._skip(result.skipped, result.detail)
+            return
+        self._publish(frame, result, decoded.rgb, decoded.K)
 
-    def _shown_parts(self, estimate: Optional[HandObjectEstimate]) -> Tuple[bool, bool]:
-        """Whether the hand and the object of an estimate are good enough for the outputs (and the filter):
-        min_hand_score; an object pose with min_object_score and min_object_inliers."""
-        if estimate is None:
-            return False, False
-        settings, obj = self._settings, estimate.object
-        return (estimate.hand.score >= settings.min_hand_score,
-                obj.has_pose and obj.score >= settings.min_object_score and obj.inliers >= settings.min_object_inliers)
-
-    def _publish(self, frame: Frame, tracked: TrackedFrame, filtered: Optional[FilteredFrame], rgb: np.ndarray,
-                 K: np.ndarray, object_model: ObjectModel) -> None:
-        settings, publishers = self._settings, self._outputs
+    def _publish(self, frame: Frame, result: FrameResult, rgb: np.ndarray, K: np.ndarray) -> None:
+        publishers = self._outputs
         header = frame.message.header
         height, width = rgb.shape[:2]
-        estimate = tracked.estimate
+        hand = result.hand
         if "hand_object" in publishers:
             publishers["hand_object"].publish(conversions.hand_object_message(
-                tracked, filtered, header, self._estimator.untrained, (width, height),
-                time.monotonic() - frame.arrival))
-        if estimate is not None:
-            self._publish_poses(header, estimate, filtered, object_model)
+                hand, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
+        if hand is not None:
+            self._publish_poses(header, hand)
         debug = publishers.get("debug_image")
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""
-            overlay = rgb if estimate is None else draw_estimate(rgb, K, estimate, object_model, banner=banner)
+            overlay = rgb if hand is None else draw_estimate(rgb, K, hand.estimate,
+                                                             self._registry.model(hand.object_name), banner=banner)
             debug.publish(conversions.image_message(overlay, header))
         now = self.get_clock().now().nanoseconds * 1e-9
         self.stats.frame_published(PublishedFrame(
             latency=time.monotonic() - frame.arrival, stamp_age=now - conversions.stamp_seconds(header.stamp),
-            network_time=float(estimate.timings.get("network", 0.0)) if estimate is not None else 0.0,
-            detector_time=tracked.detector_time, hand_source=tracked.hand_source or "",
-            object_source=tracked.object_source or "", gated=filtered is not None and filtered.gated,
-            tracking_counts=dict(self._tracker.policy.counts),
-            filter_counts=None if self._filter is None else self._filter.counts,
+            network_time=result.network_time, detector_time=result.detector_time,
+            hand_source="" if hand is None else hand.hand_source,
+            object_source="" if hand is None else hand.object_source or "",
+            gated=hand is not None and hand.gated, tracking_counts=self._pipeline.tracking_counts,
+            filter_counts=self._pipeline.filter_counts,
         ))
 
-    def _publish_poses(self, header: Header, estimate: HandObjectEstimate, filtered: Optional[FilteredFrame],
-                       object_model: ObjectModel) -> None:
-        """TF, object_pose, hand_joints, hand_joints_wrist and markers: the filtered poses with
-        `outputs_filtered` (and the filter on), else the raw ones; each part only when good enough."""
+    def _publish_poses(self, header: Header, hand: HandResult) -> None:
+        """TF, object_pose, hand_joints, hand_joints_wrist and markers of one hand: its output poses (the
+        filtered ones with `outputs_filtered` and the filter on, else the raw ones); each part only when it
+        passed the quality gate."""
         settings, publishers = self._settings, self._outputs
-        hand_ok, object_ok = self._shown_parts(estimate)
-        if filtered is not None and settings.outputs_filtered:
-            estimate = filtered_estimate(estimate, filtered)
+        estimate, hand_ok, object_ok = hand.output, hand.hand_shown, hand.object_shown
         if "object_pose" in publishers and object_ok:
             publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
         if "hand_joints" in publishers and hand_ok:
@@ -438,8 +386,8 @@ class PerceptionNode(LifecycleNode):
         markers = publishers.get("markers")
         if markers is not None and markers.get_subscription_count() > 0:  # the hand mesh: 4614 points to build
             markers.publish(conversions.marker_array(
-                estimate, header, object_model.control_points, lifetime=settings.marker_lifetime,
-                include_hand=hand_ok, include_object=object_ok))
+                estimate, header, self._registry.model(hand.object_name).control_points,
+                lifetime=settings.marker_lifetime, include_hand=hand_ok, include_object=object_ok))
 
     # ----------------------------------------------------------------------------------------- diagnostics
     def _problems(self) -> tuple:

@@ -1,6 +1,6 @@
-"""The tracker on a rendered sequence (procedural hand + object, MediaPipe detector): the hand is found,
-tracked, lost when it leaves the view and re-acquired when it comes back; the object box converges from a
-hand-centred start. The network is replaced by `BoxLimitedOracle` (the ground truth seen only through the
+"""The tracker on a rendered sequence (procedural hand + object, MediaPipe detector): the hand is found and
+boxed in every frame it is in view, lost when it leaves the view and re-acquired when it comes back; the
+object box converges from a hand-centred start and is tracked after. The network is replaced by `BoxLimitedOracle` (the ground truth seen only through the
 boxes), so that what is judged is the choice of boxes."""
 
 import numpy as np
@@ -38,10 +38,9 @@ def _hand_iou(frame, tracked):
     return 0.0 if tracked.hand is None else box_iou(tracked.hand.box.box, frame.hand_box)
 
 
-def test_hand_is_found_by_the_detector_then_tracked(run):
+def test_hand_is_boxed_by_the_detector_in_every_frame_before_it_leaves(run):
     sequence, frames, _ = run
-    assert frames[0].hand_source == "detector" and _hand_iou(sequence[0], frames[0]) >= 0.5
-    assert all(frames[i].hand_source == "tracking" for i in range(1, 9))
+    assert all(frames[i].hand_source == "detector" and frames[i].side == "right" for i in range(10))
     assert sum(_hand_iou(sequence[i], frames[i]) >= 0.5 for i in range(10)) >= 9
 
 
@@ -83,6 +82,9 @@ class CollapsedObjectDecoder:
                              control_points_2d=np.tile(self.POINT, (21, 1)), control_point_scores=np.ones(21),
                              inliers=0, box=np.asarray(object_box), score=1.0)
         return HandObjectEstimate(hand=hand, object=obj)
+
+    def estimate_batch(self, image, requests) -> list:
+        return [self.estimate(image, r.K, r.hand_box, r.object_box, r.object_model) for r in requests]
 
 
 def test_a_collapsed_refined_object_box_is_grown_to_the_smallest_box_size():

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -59,6 +59,15 @@ class StandInEstimator:
     def estimate(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
                  object_model: ObjectModel) -> HandObjectEstimate:
         time.sleep(self.delay)
+        return self._known(image, K, hand_box, object_box, object_model)
+
+    def estimate_batch(self, image: np.ndarray, requests: Sequence) -> List[HandObjectEstimate]:
+        """One delay for the whole batch (one network call), then each request's known estimate in its view."""
+        time.sleep(self.delay)
+        return [self._known(image, r.K, r.hand_box, r.object_box, r.object_model) for r in requests]
+
+    def _known(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
+               object_model: ObjectModel) -> HandObjectEstimate:
         wrist = _ray_point(hand_box, K, HAND_DEPTH)
         joints = self.joints + wrist
         if tuple(image[0, 0]) == NAN_TRIGGER:

@@ -16,12 +16,11 @@ from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from hfl_ros.constants import BOX_EDGES, JOINT_NAMES, JOINT_PARENTS, NUM_JOINTS, NUM_MANO_FACES  # noqa: E402
-from hfl_ros.detection.policy import HandTarget, SourcedBox  # noqa: E402
 from hfl_ros.filtering import HandObjectFilter  # noqa: E402
 from hfl_ros.geometry.camera import transform_points  # noqa: E402
 from hfl_ros.geometry.control_points import control_points_from_points  # noqa: E402
 from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
-from hfl_ros.inference.tracking import TrackedFrame  # noqa: E402
+from hfl_ros.perception import HandResult  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402
 from hfl_ros.msg import HandObjectRois  # noqa: E402  (after conversions: the generated package joins hfl_ros)
 from hfl_ros.ros.camera_info import intrinsics_from_camera_info  # noqa: E402
@@ -45,10 +44,13 @@ def _xyz(points) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for p in points])
 
 
-def _tracked(estimate, hand_source: str = "tracking", object_source: str = "refined", passes: int = 2) -> TrackedFrame:
-    """The tracker's frame around an estimate: its boxes with the given sources."""
-    hand = HandTarget(SourcedBox(estimate.hand.box, hand_source), estimate.hand.side)
-    return TrackedFrame(estimate, hand, SourcedBox(estimate.object.box, object_source), passes, None, 0.0)
+def _hand(estimate, filtered=None, hand_source: str = "tracking", object_source: str = "refined", passes: int = 2,
+          track_id: int = 4, object_track_id: int = 7) -> HandResult:
+    """The pipeline's hand around an estimate: its boxes with the given sources."""
+    return HandResult(side=estimate.hand.side, track_id=track_id, hand_box=estimate.hand.box, hand_source=hand_source,
+                      hand_score=0.9, object_name=estimate.object.name, object_box=estimate.object.box,
+                      object_source=object_source, object_track_id=object_track_id, estimate=estimate,
+                      filtered=filtered, output=estimate, passes=passes, gated=False)
 
 
 def _left(estimate):
@@ -66,10 +68,11 @@ def test_quaternion_round_trips_and_is_unit():
 
 def test_hand_object_message_carries_the_estimate(estimate_factory):
     estimate = estimate_factory(object_angle=0.7)
-    msg = conversions.hand_object_message(_tracked(estimate), None, HEADER, True, (320, 240), 0.5)
+    msg = conversions.hand_object_message(_hand(estimate), HEADER, True, (320, 240), 0.5)
     assert _same_header(msg.header) and msg.header is not HEADER
     assert (msg.hand_found, msg.hand_box_source, msg.object_box_source, msg.passes, msg.untrained) == \
         (True, "tracking", "refined", 2, True)
+    assert (msg.side, msg.track_id, msg.object_track_id) == ("right", 4, 7)
     assert msg.hand.side == "right" and not msg.hand_filtered.valid and not msg.object_filtered.valid
     assert np.isclose(msg.network_time, 0.4) and np.isclose(msg.processing_time, 0.5)
     joints = np.array([[p.x, p.y, p.z] for p in msg.hand.joints])
@@ -90,7 +93,7 @@ def test_filtered_fields_carry_the_filter_output(estimate_factory):
     hand_object_filter.update_estimate(10.0, estimate_factory(object_angle=0.5, wrist_angle=0.3))
     estimate = estimate_factory(object_angle=0.6, wrist_angle=0.5)  # turned: the filter lags behind
     filtered = hand_object_filter.update_estimate(10.04, estimate)
-    msg = conversions.hand_object_message(_tracked(estimate), filtered, HEADER, False, (320, 240), 0.1)
+    msg = conversions.hand_object_message(_hand(estimate, filtered), HEADER, False, (320, 240), 0.1)
     hand, obj = msg.hand_filtered, msg.object_filtered
     assert hand.valid and obj.valid and not hand.gated and (hand.reset, obj.reset) == ("", "")
     np.testing.assert_allclose(_xyz(hand.joints), filtered.hand.joints)
@@ -100,14 +103,13 @@ def test_filtered_fields_carry_the_filter_output(estimate_factory):
     assert not np.allclose(_matrix(obj.pose.orientation), estimate.object.rotation, atol=1e-3)  # raw != filtered
     np.testing.assert_allclose(_matrix(msg.object.pose.orientation), estimate.object.rotation, atol=1e-12)
     restarted = HandObjectFilter().update_estimate(10.0, estimate_factory(object_angle=None))
-    msg = conversions.hand_object_message(_tracked(estimate), restarted, HEADER, False, (320, 240), 0.1)
+    msg = conversions.hand_object_message(_hand(estimate, restarted), HEADER, False, (320, 240), 0.1)
     assert (msg.hand_filtered.valid, msg.hand_filtered.reset, msg.object_filtered.valid) == (True, "start", False)
 
 
 def test_a_frame_without_hand_is_marked_and_empty():
-    nothing = TrackedFrame(None, None, None, 0, 3, 0.02)
-    msg = conversions.hand_object_message(nothing, None, HEADER, False, (320, 240), 0.1)
-    assert _same_header(msg.header) and not msg.hand_found
+    msg = conversions.hand_object_message(None, HEADER, False, (320, 240), 0.1)
+    assert _same_header(msg.header) and not msg.hand_found and (msg.side, msg.track_id) == ("", 0)
     assert (msg.hand_box_source, msg.object_box_source, msg.object.name, msg.network_time) == ("", "", "", 0.0)
     record = conversions.hand_object_record(msg)
     assert (record["hand_found"], record["hand"], record["object"]) == (False, None, None)
@@ -124,7 +126,7 @@ def test_external_rois_zero_size_box_is_not_given():
 
 def test_no_pose_gives_identity_and_no_pose_outputs(estimate_factory):
     estimate = estimate_factory(object_angle=None)
-    msg = conversions.hand_object_message(_tracked(estimate, "roi", "roi", 1), None, HEADER, False, (320, 240), 0.1)
+    msg = conversions.hand_object_message(_hand(estimate, None, "roi", "roi", 1), HEADER, False, (320, 240), 0.1)
     assert not msg.object.has_pose and msg.object.pose.orientation.w == 1.0
     assert conversions.object_pose_message(estimate, HEADER) is None
     tf = conversions.tf_message(estimate, HEADER, "hfl/")
@@ -197,14 +199,6 @@ def test_hidden_parts_are_deleted(estimate_factory):
     assert len({m.id for m in markers}) == 3
 
 
-def test_non_finite_fields_are_named(estimate_factory):
-    estimate = estimate_factory(object_angle=0.1)
-    assert conversions.non_finite_fields(estimate) == []
-    estimate.hand.joints[3, 1] = np.nan
-    estimate.object.translation[2] = np.inf
-    assert conversions.non_finite_fields(estimate) == ["hand.joints", "object.translation"]
-
-
 def test_roi_and_box_round_trip():
     roi = conversions.roi_from_box(np.array([10.2, 20.7, 50.1, 80.0]), 64, 64)
     assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (10, 20, 41, 44)
@@ -238,7 +232,7 @@ def test_hand_object_record_is_plain_json(estimate_factory):
     estimate = estimate_factory(object_angle=0.3)
     filtered = HandObjectFilter().update_estimate(1.0, estimate)
     record = conversions.hand_object_record(
-        conversions.hand_object_message(_tracked(estimate, "external", "hand"), filtered, HEADER, False, (320, 240),
+        conversions.hand_object_message(_hand(estimate, filtered, "external", "hand"), HEADER, False, (320, 240),
                                         0.25))
     decoded = json.loads(json.dumps(record))
     assert decoded["stamp"] == pytest.approx(1700000000.123456789) and decoded["hand_found"] is True
@@ -250,7 +244,7 @@ def test_hand_object_record_is_plain_json(estimate_factory):
     np.testing.assert_allclose(decoded["object"]["pose"]["position"], estimate.object.translation)
     assert decoded["hand"]["box"] == [100, 60, 220, 180]
     no_pose = conversions.hand_object_record(
-        conversions.hand_object_message(_tracked(estimate_factory(), "roi", "roi"), None, HEADER, True, (320, 240),
+        conversions.hand_object_message(_hand(estimate_factory(), None, "roi", "roi"), HEADER, True, (320, 240),
                                         0.1))
     assert no_pose["object"]["pose"] is None and no_pose["untrained"] is True
     assert no_pose["hand"]["filtered"] is None and no_pose["object"]["filtered"] is None
