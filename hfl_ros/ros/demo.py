@@ -5,7 +5,8 @@
 
 Starts both nodes as processes on a private DDS domain (this host only), records every HandObject the
 perception node publishes as one JSON line in <out>/hand_object.jsonl and its overlays as
-<out>/overlays/<stamp>.png, and prints a summary with the node's diagnostics. Without a checkpoint the
+<out>/overlays/<stamp>.png, with the scene's ground truth drawn over them in magenta (the camera's loop is
+re-rendered here to know it), and prints a summary with the node's diagnostics. Without a checkpoint the
 network runs on untrained weights and the output says so; without a MANO directory the procedural
 stand-in hand (not MANO) is used for the node as well. It needs no `ros2 launch` (which the PyPI ROS 2
 lacks unless scripts/setup_ros.sh installed it); the process helpers below also serve the latency
@@ -13,6 +14,7 @@ benchmark.
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -21,25 +23,31 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
+from hfl_ros.data.synthetic import SceneAssets, SyntheticScene, draw_grasp, render_moved, sway
+from hfl_ros.inference.overlay import OverlayTruth, draw_truth
 from hfl_ros.msg import HandObject
 from hfl_ros.ros.conversions import hand_object_record, stamp_seconds
 from hfl_ros.ros.diagnostics import status_values
 from hfl_ros.ros.parameters import package_config_file
+from hfl_ros.ros.synthetic_camera import PARAMETERS as CAMERA_PARAMETERS
+from hfl_ros.ros.synthetic_camera import SWAY_ROTATION, SWAY_SHIFT
 
 LOG = logging.getLogger("hfl_ros.demo")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Camera images remembered (by stamp) until their overlay arrives.
+TRUTH_HISTORY = 300
 UNTRAINED_WARNING = ("!!! NO CHECKPOINT: the network runs on UNTRAINED random weights. Every result below is "
                      "meaningless and marked \"untrained\": pass --checkpoint to get real estimates. !!!")
 
@@ -120,10 +128,34 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> int:
     return process.returncode
 
 
-def _write_overlay(path: Path, message) -> None:
+def _image_key(data) -> bytes:
+    """SHA-1 digest of an image's bytes (a numpy array or a message's data buffer)."""
+    return hashlib.sha1(memoryview(data).cast("B")).digest()
+
+
+def camera_truths(width: int, height: int, object_name: str, mano_dir: str) -> Tuple[np.ndarray, Dict[bytes, OverlayTruth]]:
+    """The synthetic camera's loop rendered again, as its node renders it with its default seed and loop
+    length (synthetic_camera.render_loop): K (3, 3) and the ground truth of each frame keyed by the digest of
+    its image bytes, so that an image the camera published names its truth. mano_dir: "" = procedural hand."""
+    scene = SyntheticScene(image_size=(width, height), objects=(object_name,), noise_std=(0.0, 0.0))
+    assets = SceneAssets.load(mano_dir or None)
+    frames = int(CAMERA_PARAMETERS["loop_frames"][0])
+    grasp = draw_grasp(np.random.default_rng(int(CAMERA_PARAMETERS["seed"][0])), scene, assets)
+    rotations, shifts = sway(np.arange(frames) / frames, SWAY_ROTATION, SWAY_SHIFT)
+    truths = {}
+    for image, annotation in render_moved(assets, grasp, rotations, shifts):
+        truths[_image_key(np.ascontiguousarray(image))] = OverlayTruth(
+            annotation.joints_3d, annotation.object_rotation, annotation.object_translation,
+            annotation.object_control_points)
+    return grasp.start.K, truths
+
+
+def _write_overlay(path: Path, message, K: np.ndarray, truth: Optional[OverlayTruth]) -> None:
     import cv2
 
     rgb = np.frombuffer(message.data, np.uint8).reshape(message.height, message.width, 3)
+    if truth is not None:
+        rgb = draw_truth(rgb, K, truth)
     cv2.imwrite(str(path), rgb[:, :, ::-1])
 
 
@@ -148,6 +180,7 @@ def run(arguments: argparse.Namespace) -> int:
                        "device": arguments.device}
     camera_parameters = {"rate": arguments.rate, "width": arguments.width, "height": arguments.height,
                          "object": arguments.object, "mano_dir": mano_dir if arguments.mano_dir else ""}
+    camera_K, truths = camera_truths(arguments.width, arguments.height, arguments.object, camera_parameters["mano_dir"])
     perception = start_process(
         "hfl_ros.ros.perception_node",
         ["--params-file", str(package_config_file("perception.yaml"))] + node_parameters(perception_parameters),
@@ -159,6 +192,8 @@ def run(arguments: argparse.Namespace) -> int:
     node = rclpy.create_node("hfl_demo_recorder", context=context)
     records = out / "hand_object.jsonl"
     written, diagnostics = [], deque(maxlen=10)
+    image_truths: "OrderedDict[float, OverlayTruth]" = OrderedDict()
+    overlays_with_truth = []
     lock = threading.Lock()
 
     with records.open("w") as stream:
@@ -169,11 +204,25 @@ def run(arguments: argparse.Namespace) -> int:
                     stream.flush()
                     written.append(stamp_seconds(message.header.stamp))
 
+        def on_image(message: Image) -> None:
+            truth = truths.get(_image_key(message.data))
+            if truth is not None:
+                with lock:
+                    image_truths[stamp_seconds(message.header.stamp)] = truth
+                    while len(image_truths) > TRUTH_HISTORY:
+                        image_truths.popitem(last=False)
+
         def on_overlay(message: Image) -> None:
-            _write_overlay(out / "overlays" / f"{stamp_seconds(message.header.stamp):.6f}.png", message)
+            stamp = stamp_seconds(message.header.stamp)
+            with lock:
+                truth = image_truths.get(stamp)
+            _write_overlay(out / "overlays" / f"{stamp:.6f}.png", message, camera_K, truth)
+            if truth is not None:
+                overlays_with_truth.append(stamp)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         node.create_subscription(HandObject, "hand_object", on_result, reliable)
+        node.create_subscription(Image, "image", on_image, qos_profile_sensor_data)
         node.create_subscription(Image, "debug_image", on_overlay, reliable)
         node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diagnostics.append(m), 10)
         executor = SingleThreadedExecutor(context=context)
@@ -203,8 +252,8 @@ def run(arguments: argparse.Namespace) -> int:
             rclpy.shutdown(context=context)
             spinner.join(5)
 
-    LOG.info("%d results in %s, %d overlays in %s", len(written), records,
-             len(list((out / "overlays").glob("*.png"))), out / "overlays")
+    LOG.info("%d results in %s, %d overlays in %s (ground truth in magenta on %d)", len(written), records,
+             len(list((out / "overlays").glob("*.png"))), out / "overlays", len(overlays_with_truth))
     if node_diagnostics:
         LOG.info("node diagnostics: %s", node_diagnostics.get("message", ""))
         for key in ("frames received", "frames published", "frames dropped", "frames skipped", "latency p50 (s)",

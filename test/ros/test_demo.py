@@ -50,4 +50,6 @@ def test_demo_records_untrained_results_and_says_so(tmp_path, mano_dir):
     assert record["untrained"] is True and record["frame_id"] == "synthetic_camera_optical_frame"
     assert len(record["hand"]["joints"]) == 21 and record["object"]["name"] == "006_mustard_bottle"
     assert any((out / "overlays").glob("*.png"))
+    # The camera's images were recognised among the re-rendered loop: its ground truth is on the overlays.
+    assert re.search(r"ground truth in magenta on [1-9]", completed.stdout), completed.stdout[-3000:]
     assert re.search(r"frames published: [1-9]", completed.stdout)  # the node's diagnostics were read back
