@@ -73,9 +73,25 @@ def test_every_published_tensor_lands_in_its_parameter(tmp_path, mano_layer):
     assert not model.training
 
 
-def test_file_without_mano_buffers_loads(tmp_path, mano_layer):
-    state = {k: v for k, v in _published_state().items() if ".mano_layer." not in k}
-    load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+@pytest.mark.parametrize("with_mano_buffers", [True, False], ids=["file-with-mano", "file-without-mano"])
+def test_mano_comes_from_the_user_whether_or_not_the_file_holds_mano_buffers(tmp_path, mano_layer,
+                                                                             with_mano_buffers):
+    state = _published_state(seed=1)  # its MANO buffers are random: loading any of them changes the model's
+    mano_keys = [key for key in state if ".mano_layer." in key]
+    assert mano_keys  # the published file has them
+    if not with_mano_buffers:
+        state = {key: value for key, value in state.items() if key not in mano_keys}
+    users_mano = {key: tensor.clone() for key, tensor in mano_layer.state_dict().items()}
+    model = load_published_checkpoint(_save(tmp_path, state), mano=mano_layer)
+    ours = model.state_dict()
+    mano_buffers = {key[len("mano_layer."):]: tensor for key, tensor in ours.items() if key.startswith("mano_layer.")}
+    assert sorted(mano_buffers) == sorted(users_mano)
+    for key, tensor in users_mano.items():
+        torch.testing.assert_close(mano_buffers[key], tensor, rtol=0, atol=0, msg=key)
+    for key, tensor in state.items():  # and the rest of the network is the file's
+        if key not in mano_keys:
+            torch.testing.assert_close(ours[map_published_key(key[len(PUBLISHED_PREFIX):])], tensor, rtol=0, atol=0,
+                                       msg=key)
 
 
 def test_missing_key_is_named(tmp_path, mano_layer):
