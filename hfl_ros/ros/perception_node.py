@@ -174,8 +174,8 @@ class PerceptionNode(LifecycleNode):
             self._worker = LatestFrameWorker(lambda frame: self._finish_frame(frame, self._decode_frame(frame)),
                                              self._on_worker_error, on_drop=lambda frame: self.stats.frame_dropped())
         if estimator.untrained:
-            self.get_logger().error(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
-                                    "message is marked untrained")
+            self.get_logger().warning(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
+                                      "message is marked untrained", once=True)
         self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
                                f"checkpoint {settings.checkpoint or '(none: untrained)'}, hand detector "
                                f"{'on' if detector is not None else 'off'}, "
