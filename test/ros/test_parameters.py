@@ -87,9 +87,21 @@ def test_bad_values_name_the_parameter(override, match):
         NodeSettings.from_values(values)
 
 
-def test_package_config_file_finds_the_registry():
-    path = package_config_file("objects.yaml")
-    assert path.is_file() and path.name == "objects.yaml"
+def test_the_default_registry_is_a_colcon_install_s_else_the_checkout_s(tmp_path, monkeypatch):
+    values = dict(_shipped(), mano_dir="/some/mano")
+    assert values["object_registry"] == ""  # the shipped file leaves the registry to the install
+    monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
+    assert NodeSettings.from_values(values).registry_file == REPO / "config" / "objects.yaml"
+    # a colcon install prefix: the ament index entry and share/hfl_ros/config (what CMakeLists.txt installs)
+    prefix = tmp_path / "install"
+    (prefix / "share" / "ament_index" / "resource_index" / "packages").mkdir(parents=True)
+    (prefix / "share" / "ament_index" / "resource_index" / "packages" / "hfl_ros").write_text("")
+    installed = prefix / "share" / "hfl_ros" / "config" / "objects.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text((REPO / "config" / "objects.yaml").read_text())
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(prefix))
+    assert NodeSettings.from_values(values).registry_file == installed
+    # (an installed wheel's copy inside the package: test/test_install.py)
 
 
 def test_inference_parameters_reach_the_estimator_config_and_a_bad_precision_is_refused_by_name():
