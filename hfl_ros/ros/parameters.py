@@ -117,14 +117,14 @@ class NodeSettings:
     detector_grid_levels: Tuple[int, ...] = parameter((1, 2), "grid searched when the full frame and the crops "
                                                       "around the last hand find nothing (level n: square tiles "
                                                       "of min(W, H) / n px, overlapping by half)", levels)
-    max_hands: int = parameter(1, "hands followed at once, 1 or 2 (one right and one left: each gets its box, "
-                                  "network pass, object, filter and outputs); 1 = the primary hand only",
-                               one_of(1, 2))
-    detect_every: int = parameter(1, "frames between detector runs while every wanted hand is tracked (1 = every "
-                                     "frame: the landmarks box the hand; 0 = only when a hand is missing)",
-                                  at_least(0))
-    search_every: int = parameter(10, "frames between grid searches for a missing hand while another is tracked",
-                                  at_least(0))
+    max_hands: int = parameter(PolicySettings.max_hands, "hands followed at once, 1 or 2 (one right and one "
+                               "left: each gets its box, network pass, object, filter and outputs); 1 = the "
+                               "primary hand only", one_of(1, 2))
+    detect_every: int = parameter(PolicySettings.detect_every, "frames between detector runs while every wanted "
+                                  "hand is tracked (1 = every frame: the landmarks box the hand; 0 = only when a "
+                                  "hand is missing)", at_least(0))
+    search_every: int = parameter(PolicySettings.search_every, "frames between grid searches for a missing hand "
+                                  "while another is tracked", at_least(0))
     hand_selection: str = parameter("larger", "hand to follow when several are seen: right, left, larger, or "
                                               "holding (overlaps the object box most)", one_of(*HAND_SELECTIONS))
     hand_side: str = parameter("auto", "auto = the detector's handedness (the subject's own hand), or right / "
@@ -135,23 +135,25 @@ class NodeSettings:
                                      at_least(0))
     tracking_max_age: float = parameter(0.5, "s, largest stamp gap over which a track lasts; 0 = no tracking",
                                         at_least(0))
-    side_decay: float = parameter(0.8, "handedness votes of a track decay by this factor per detection, in (0, 1]",
-                                  between(0.0, 1.0))
-    side_hysteresis: float = parameter(1.5, "a track changes side when the other side's votes lead by more than "
-                                            "this (about that many confident detections)", at_least(0))
-    track_max_area_change: float = parameter(1.5, "the network's joints box a tracked hand only while the box "
-                                                  "area changes by at most this factor per frame",
-                                             at_least(1.0))
-    track_max_aspect_change: float = parameter(1.5, "... and its aspect ratio by at most this factor",
-                                               at_least(1.0))
-    track_min_spread: float = parameter(0.12, "... and the joints' RMS distance from their mean is at least this "
-                                              "fraction of the larger side of the box they were estimated in",
-                                        at_least(0))
-    track_max_landmark_error: float = parameter(0.3, "... and their mean distance from the detector's landmarks "
-                                                     "(frames with both) is at most this fraction of the "
-                                                     "landmarks' box's larger side", at_least(0))
-    track_min_detector_score: float = parameter(0.5, "... and the detector's score of the track is at least "
-                                                     "this", between(0.0, 1.0))
+    side_decay: float = parameter(PolicySettings.side_decay, "handedness votes of a track decay by this factor "
+                                  "per detection, in (0, 1]", between(0.0, 1.0))
+    side_hysteresis: float = parameter(PolicySettings.side_hysteresis, "a track changes side when the other side's "
+                                       "votes lead by more than this (about that many confident detections)",
+                                       at_least(0))
+    track_max_area_change: float = parameter(PolicySettings.track_max_area_change, "the network's joints box a "
+                                             "hand the detector does not see only while the box area changes by at "
+                                             "most this factor per frame", at_least(1.0))
+    track_max_aspect_change: float = parameter(PolicySettings.track_max_aspect_change, "... and its aspect ratio "
+                                               "by at most this factor", at_least(1.0))
+    track_min_spread: float = parameter(PolicySettings.track_min_spread, "... and the joints' RMS distance from "
+                                        "their mean is at least this fraction of the larger side of the box they "
+                                        "were estimated in", at_least(0))
+    track_max_landmark_error: float = parameter(PolicySettings.track_max_landmark_error, "... and their mean "
+                                                "distance from the detector's landmarks (frames with both) is at "
+                                                "most this fraction of the landmarks' box's larger side",
+                                                at_least(0))
+    track_min_detector_score: float = parameter(PolicySettings.track_min_detector_score, "... and the detector's "
+                                                "score of the track is at least this", between(0.0, 1.0))
     tracking_margin: float = parameter(1.2, "tracked hand box = 2D joints' box x 1.1 (training crops) x this",
                                        at_least(0, exclusive=True))
     object_tracking_margin: float = parameter(1.1, "tracked object box = box of the control points x this",

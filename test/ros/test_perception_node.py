@@ -25,6 +25,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import numpy as np
 import pytest
 import torch
+import yaml
 
 rclpy = pytest.importorskip("rclpy", exc_type=ImportError,
                             reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
@@ -52,9 +53,13 @@ from hfl_ros.ros.conversions import box_from_roi, camera_info_message, image_mes
     stamp_seconds  # noqa: E402
 from hfl_ros.ros.demo import isolated_environment, node_parameters, start_process, stop_process  # noqa: E402
 from hfl_ros.ros.image_conversion import encode_rgb  # noqa: E402
-from hfl_ros.ros.parameters import PARAMETERS  # noqa: E402
+from hfl_ros.ros.parameters import PARAMETERS, NodeSettings  # noqa: E402
+from hfl_ros.apps import video  # noqa: E402
+from hfl_ros.data.io import write_rgb  # noqa: E402
+from hfl_ros.filtering.trajectory import read_trajectory  # noqa: E402
 
 import harness  # noqa: E402  (test/ros/harness.py)
+from standin_node import StandInEstimator  # noqa: E402  (test/ros/standin_node.py)
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = str(Path(__file__).with_name("standin_node.py"))
@@ -830,3 +835,104 @@ def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpo
         assert node.process.poll() is None
     finally:
         stop_process(node.process)
+
+
+#: Frames of the clip that the node and hfl-video both process, and its rate (Hz).
+CLIP_FRAMES, CLIP_FPS = 6, 10.0
+#: hfl-video writes metres, pixels and rotation entries to 6 decimals: half a unit of the last one, plus
+#: float64 round-off of the node's quaternion <-> matrix conversions.
+VIDEO_ROUNDING = 5e-7 + 1e-9
+
+
+def _shipped_parameters() -> dict:
+    """config/perception.yaml's parameters, as the node reads them."""
+    return yaml.safe_load(Path(SHIPPED_YAML).read_text())["/**"]["ros__parameters"]
+
+
+def _rotation(orientation) -> np.ndarray:
+    return quaternion_to_matrix(torch.tensor([orientation.w, orientation.x, orientation.y, orientation.z],
+                                             dtype=torch.float64)).numpy()
+
+
+def _pose_of(pose) -> np.ndarray:
+    matrix = np.eye(4)
+    matrix[:3, :3] = _rotation(pose.orientation)
+    matrix[:3, 3] = (pose.position.x, pose.position.y, pose.position.z)
+    return matrix
+
+
+def _xyz_of(points) -> np.ndarray:
+    return np.array([[p.x, p.y, p.z] for p in points])
+
+
+def test_node_over_dds_and_hfl_video_give_the_same_raw_and_filtered_outputs(ros, standin, mano_dir, tmp_path):
+    """One rendered clip through the node (real DDS, real detector, policy, gate and filter; the stand-in
+    network) and through hfl-video (in this process, the same stand-in): equal frame for frame."""
+    sequence = render_sequence(18, CLIP_FRAMES)
+    K_clip = sequence[0].annotation.K
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for index, frame in enumerate(sequence):
+        write_rgb(clip / f"{index:03d}.png", frame.image)  # lossless: both see the same pixels
+    args = video.parse_args([str(clip), "--output", str(tmp_path / "out"), "--fps", str(CLIP_FPS), "--no-overlay",
+                             "--fx", str(K_clip[0, 0]), "--fy", str(K_clip[1, 1]), "--cx", str(K_clip[0, 2]),
+                             "--cy", str(K_clip[1, 2])])
+    same_settings = {"detector": True, "use_initial_roi": False, "track_max_area_change": 1.5,
+                     "track_max_aspect_change": 1.5}
+    node_settings = NodeSettings.from_values({**_shipped_parameters(), **STANDIN_PARAMETERS, **same_settings,
+                                              "mano_dir": str(mano_dir)})
+    assert node_settings.perception_settings() == video.perception_settings(args)  # one pipeline, one setting
+
+    standin_estimator = StandInEstimator.from_files(None, str(mano_dir))
+    standin_estimator.delay = 0.0
+    assert video.run(args, estimator=standin_estimator) == 0
+    records = read_trajectory(tmp_path / "out" / video.TRAJECTORY)
+
+    _reconfigure(ros, STANDIN_NS, **same_settings)
+    recorder, camera = ros.recorders[STANDIN_NS], ros.cameras[STANDIN_NS]
+    t = next(EPOCHS)
+    messages = []
+    for index, frame in enumerate(sequence):  # one at a time: each frame's stage 1 after the previous stage 2
+        seconds = t + index / CLIP_FPS
+        height, width = frame.image.shape[:2]
+        camera.info.publish(camera_info_message(K_clip, width, height, _header(seconds)))
+        camera.image.publish(image_message(frame.image, _header(seconds)))
+        found = _wait_output(recorder, "hand_object", seconds)
+        assert found, f"no hand_object for frame {index}\n{standin.log_tail()}"
+        messages.append(found[0])
+
+    assert len(records) == len(messages) == CLIP_FRAMES
+    assert sum(message.hand_found for message in messages) >= CLIP_FRAMES - 1  # the clip shows the hand
+    for index, (record, message) in enumerate(zip(records, messages)):
+        assert (record["hand"] is not None) == message.hand_found, index
+        if not message.hand_found:
+            continue
+        hand, obj = record["hand"], record["object"]
+        assert (hand["side"], hand["box_source"], obj["box_source"], record["passes"]) == \
+            (message.side, message.hand_box_source, message.object_box_source, message.passes), index
+        assert (hand["track_id"], obj["track_id"]) == (message.track_id, message.object_track_id), index
+        assert box_from_roi(message.hand.box).tolist() == box_from_roi(roi_from_box(
+            np.array(hand["box"]), frame.image.shape[1], frame.image.shape[0])).tolist(), index
+        np.testing.assert_allclose(_xyz_of(message.hand.joints), hand["joints"], rtol=0, atol=VIDEO_ROUNDING)
+        np.testing.assert_allclose([[p.x, p.y] for p in message.hand.joints_2d], hand["joints_2d"], rtol=0,
+                                   atol=VIDEO_ROUNDING * 1e3)  # px of ~1e2: 6 decimals of a 3-digit number
+        np.testing.assert_allclose(_pose_of(message.hand.wrist_pose), hand["wrist_pose"], rtol=0,
+                                   atol=VIDEO_ROUNDING)
+        assert message.object.has_pose == (obj["pose"] is not None), index
+        if obj["pose"] is not None:
+            np.testing.assert_allclose(_pose_of(message.object.pose), obj["pose"], rtol=0, atol=VIDEO_ROUNDING)
+        filtered = message.hand_filtered
+        assert filtered.valid == (hand["filtered"] is not None), index
+        if filtered.valid:
+            assert (filtered.gated, filtered.reset or None) == (hand["filtered"]["gated"], hand["filtered"]["reset"])
+            np.testing.assert_allclose(_xyz_of(filtered.joints), hand["filtered"]["joints"], rtol=0,
+                                       atol=VIDEO_ROUNDING)
+            np.testing.assert_allclose(_xyz_of(filtered.joints_wrist), hand["filtered"]["joints_wrist"], rtol=0,
+                                       atol=VIDEO_ROUNDING)
+            np.testing.assert_allclose(_pose_of(filtered.wrist_pose), hand["filtered"]["wrist_pose"], rtol=0,
+                                       atol=VIDEO_ROUNDING)
+        filtered_object = message.object_filtered
+        assert filtered_object.valid == (obj["filtered"] is not None), index
+        if filtered_object.valid:
+            np.testing.assert_allclose(_pose_of(filtered_object.pose), obj["filtered"]["pose"], rtol=0,
+                                       atol=VIDEO_ROUNDING)
