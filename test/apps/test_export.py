@@ -49,8 +49,10 @@ def test_estimator_on_onnx_runtime_equals_the_torch_estimator(exported):
     torch_estimate, onnx_estimate = estimates
     relative = [estimate.hand.vertices - estimate.hand.joints[:1] for estimate in estimates]
     np.testing.assert_allclose(relative[1], relative[0], atol=1e-5, rtol=0)
-    # The untrained hand sits metres away, where the placement amplifies float rounding: relative 1e-5.
-    np.testing.assert_allclose(onnx_estimate.hand.joints, torch_estimate.hand.joints, rtol=1e-5)
+    # The untrained hand sits metres away, where the placement amplifies float rounding: 1e-5 of its distance
+    # (per coordinate, a coordinate near 0 would get no float32 slack at all).
+    np.testing.assert_allclose(onnx_estimate.hand.joints, torch_estimate.hand.joints, rtol=0,
+                               atol=1e-5 * np.abs(torch_estimate.hand.joints).max())
     np.testing.assert_allclose(onnx_estimate.hand.joints_2d, torch_estimate.hand.joints_2d, atol=1e-3, rtol=0)
     np.testing.assert_allclose(onnx_estimate.object.control_points_2d, torch_estimate.object.control_points_2d,
                                atol=1e-3, rtol=0)
