@@ -27,7 +27,7 @@ right mesh.
 
 import dataclasses
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -85,20 +85,35 @@ def mirror_estimate(estimate: HandObjectEstimate, width: int) -> HandObjectEstim
 
 @dataclass(frozen=True)
 class SideRequest:
-    """One hand of a frame to estimate: hand_box, object_box (4,) px, image (unmirrored); side "right" / "left"."""
+    """One hand of a frame to estimate: hand_box, object_box (4,) px, image (unmirrored); side "right" / "left";
+    object_model: the (unmirrored) object this hand holds, None = the one `estimate_sides` is given."""
 
     hand_box: np.ndarray
     object_box: np.ndarray
     side: str = "right"
+    object_model: Optional[ObjectModel] = None
 
 
-def _crop_request(request: SideRequest, K: np.ndarray, width: int, object_model: ObjectModel,
-                  mirrored_model: ObjectModel) -> CropRequest:
-    """The estimator's crop for one side: as given for a right hand, in the flipped view for a left one."""
-    if request.side == "right":
-        return CropRequest(K, request.hand_box, request.object_box, object_model)
-    return CropRequest(mirror_intrinsics(K, width), mirror_box(request.hand_box, width),
-                       mirror_box(request.object_box, width), mirrored_model, mirrored=True)
+def side_crops(K: np.ndarray, width: int, requests: Sequence[SideRequest],
+               object_model: ObjectModel) -> List[CropRequest]:
+    """The estimator's crop of each request (`HandObjectEstimator.prepare_batch`), in request order: as given
+    for a right hand; for a left one the flipped view's K and boxes, the mirrored model, `mirrored=True`.
+
+    K: (3, 3) px of the image, `width` px wide; object_model: the registered (unmirrored) model of the
+    requests that name none. Raises ValueError for an unknown side.
+    """
+    mirrored: Dict[int, ObjectModel] = {}  # id(model) -> its mirror twin, made once per call
+    crops = []
+    for request in requests:
+        model = object_model if request.object_model is None else request.object_model
+        if check_side(request.side) == "right":
+            crops.append(CropRequest(K, request.hand_box, request.object_box, model))
+            continue
+        if id(model) not in mirrored:
+            mirrored[id(model)] = mirror_object_model(model)
+        crops.append(CropRequest(mirror_intrinsics(K, width), mirror_box(request.hand_box, width),
+                                 mirror_box(request.object_box, width), mirrored[id(model)], mirrored=True))
+    return crops
 
 
 def estimate_sides(estimator, image: np.ndarray, K: np.ndarray, requests: Sequence[SideRequest],
@@ -107,7 +122,7 @@ def estimate_sides(estimator, image: np.ndarray, K: np.ndarray, requests: Sequen
     all crops in ONE network call of batch len(requests).
 
     image: (H, W, 3) uint8 RGB; K: (3, 3) px; requests: the hands (boxes in the unmirrored image);
-    object_model: the registered (unmirrored) model, the same for every hand. A left request is cropped
+    object_model: the registered (unmirrored) model of every request that names none. A left request is cropped
     from the flipped image with the flipped K and boxes and the mirrored model, and its estimate mirrored back.
     Returns the estimates in request order, in the original image and camera frame, `hand.side` = its side.
     Raises ValueError for an unknown side or no request, EstimationError (`index`: the request at fault,
@@ -115,13 +130,9 @@ def estimate_sides(estimator, image: np.ndarray, K: np.ndarray, requests: Sequen
     """
     if not requests:
         raise ValueError("estimate_sides needs at least one SideRequest")
-    for request in requests:
-        check_side(request.side)
     check_image(image)
     width = image.shape[1]
-    mirrored_model = mirror_object_model(object_model) if any(r.side == "left" for r in requests) else None
-    crops = [_crop_request(request, K, width, object_model, mirrored_model) for request in requests]
-    estimates = estimator.estimate_batch(image, crops)
+    estimates = estimator.estimate_batch(image, side_crops(K, width, requests, object_model))
     return [mirror_estimate(estimate, width) if request.side == "left" else estimate
             for request, estimate in zip(requests, estimates)]
 

@@ -111,9 +111,12 @@ def test_both_hands_go_through_the_network_in_one_batched_call(estimator, two_ha
     image, K, right, left, model = two_hands
     counting = CountingNetwork(estimator.network)
     monkeypatch.setattr(estimator, "network", counting)
-    estimates = estimate_sides(estimator, image, K, [right, left], model)
+    other = default_assets().object_model("primitive_box")
+    held = SideRequest(left.hand_box, left.object_box, "left", object_model=other)
+    estimates = estimate_sides(estimator, image, K, [right, held], model)
     assert counting.batches == [2]
     assert [estimate.hand.side for estimate in estimates] == ["right", "left"]
+    assert [estimate.object.name for estimate in estimates] == [model.name, other.name] and model.name != other.name
 
 
 def _assert_equal_but_for_batching(got, expected):
