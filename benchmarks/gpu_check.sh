@@ -7,6 +7,8 @@
 #    graph replay = eager, the estimator with the GPU crop + pinned upload + CUDA graph (fp32 and fp16).
 # 2. hfl-bench on CUDA: plain vs fold / fp32 / bf16 / fp16 / CUDA-graph paths, p50 / p95 at batch 1,
 #    throughput at batch 8 and 32, output differences; table + JSON (OUT_DIR/bench.json).
+# 2b. Two hands (benchmarks/two_hands.py): batch 2 vs 2 x batch 1 on CUDA, network alone and the whole
+#    estimate_sides, plain and default paths (CUDA graph per batch size); table + JSON (OUT_DIR/two_hands.json).
 # 3. The node end to end on a synthetic camera at 30 and 60 Hz (benchmarks/ros_latency.py), when the ROS
 #    environment exists (.venv/ros_env.sh from scripts/setup_ros.sh).
 # Every step's output goes to OUT_DIR/<step>.log as well as the terminal; the exit status is the first
@@ -35,6 +37,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 step cuda_tests 90 "$PYTHON" -m pytest -q -rs test/model/test_optimize.py test/inference/test_estimator.py -k cuda
 step bench 100 "$PYTHON" -m hfl_ros.apps.bench --device cuda --batches 1 8 32 --repeats 20 --warmup 3 \
   --json "$OUT/bench.json"
+step two_hands 60 "$PYTHON" benchmarks/two_hands.py --device cuda --repeats 20 --warmup 3 --paths plain default \
+  --json "$OUT/two_hands.json"
 if [ -f .venv/ros_env.sh ]; then
   for rate in 30 60; do
     # shellcheck disable=SC1091
