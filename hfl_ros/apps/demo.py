@@ -26,6 +26,8 @@ from hfl_ros.resources import package_asset
 from hfl_ros.mano.procedural import procedural_mano_dir
 
 LOG = logging.getLogger("hfl_ros.demo")
+#: Exit status for a missing or unreadable input file (scene, checkpoint, MANO folder) or a bad value.
+EXIT_INPUT = 2
 BUNDLED_SCENE = package_asset("demo_scene")
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
 
@@ -64,12 +66,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit status 0, or EXIT_INPUT with one line naming the bad file or value."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"hfl-demo: {error}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def run(args: argparse.Namespace) -> int:
+    """The demo on parsed arguments (see parse_args); raises FileNotFoundError / ValueError naming bad input."""
     image, annotation, _ = read_scene(args.scene)
     object_model = read_scene_object(args.scene)
     if object_model is None:
-        raise SystemExit(f"{args.scene}: the scene has no object.obj")
+        raise FileNotFoundError(f"{args.scene}: the scene has no object.obj")
     args.output.mkdir(parents=True, exist_ok=True)
     mano_dir = args.mano_dir or procedural_mano_dir(args.output / "procedural_mano")
     estimator = HandObjectEstimator.from_files(args.checkpoint, mano_dir, device=args.device,
@@ -91,11 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     truth = OverlayTruth(annotation.joints_3d, annotation.object_rotation, annotation.object_translation)
     write_rgb(args.output / "overlay.png", draw_estimate(image, annotation.K, estimate, object_model, banner, truth))
 
-    if estimator.untrained:
-        print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     errors = result["errors_against_ground_truth"]
     print(f"wrote {args.output / 'result.json'} and {args.output / 'overlay.png'}")
-    print(f"hand PA-MPJPE {errors['hand_pa_mpjpe_mm']:.1f} mm; object pose: "
+    print(f"{'UNTRAINED weights: ' if estimator.untrained else ''}"
+          f"hand PA-MPJPE {errors['hand_pa_mpjpe_mm']:.1f} mm; object pose: "
           f"{'found' if estimate.object.has_pose else 'none (too few confident control points)'}; "
           f"network {estimate.timings['network'] * 1e3:.0f} ms on {estimator.device}")
     return 0

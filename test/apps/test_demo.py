@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hfl_ros.apps.demo import BUNDLED_SCENE, main, scene_boxes
+from hfl_ros.apps.demo import BUNDLED_SCENE, EXIT_INPUT, main, scene_boxes
 from hfl_ros.data.synthetic import read_scene, read_scene_object
 from hfl_ros.evaluation.metrics import pa_mpjpe
 from hfl_ros.inference.estimator import HandObjectEstimator
@@ -51,9 +51,14 @@ def test_demo_writes_result_and_overlay(tmp_path, capsys):
         rounding_bound_mm(written_joints, annotation.joints_3d)
     overlay = cv2.imread(str(tmp_path / "overlay.png"))
     assert overlay is not None and overlay.shape == (480, 640, 3)
-    assert "UNTRAINED" in capsys.readouterr().err
+    assert "UNTRAINED weights: hand PA-MPJPE" in capsys.readouterr().out
 
 
-def test_missing_scene_names_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="annotation.json"):
-        main(["--output", str(tmp_path), "--scene", str(tmp_path / "nowhere")])
+@pytest.mark.parametrize("option, missing", [("--scene", "annotation.json"), ("--checkpoint", "checkpoint not found"),
+                                             ("--mano-dir", "MANO model path does not exist")])
+def test_a_missing_input_is_one_line_naming_it(tmp_path, capsys, option, missing):
+    code = main(["--output", str(tmp_path / "out"), "--device", "cpu", option, str(tmp_path / "nowhere")])
+    assert code == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("hfl-demo: ") and missing in err and str(tmp_path / "nowhere") in err
+    assert len(err.strip().splitlines()) == 1
