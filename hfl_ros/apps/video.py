@@ -1,4 +1,4 @@
-"""`hfl-video INPUT... --output DIR`: hand and object on every frame of videos, images, folders or globs.
+"""`hfl-video INPUT... --output DIR`: hand and object on every frame of videos, images, folders, globs or ROS 2 bags.
 
 The same per-frame pipeline as the ROS node (`hfl_ros.perception.PerceptionPipeline`): the built-in hand
 detector (the `detector` extra) finds and follows up to `--max-hands` hands (one right, one left), each
@@ -17,10 +17,20 @@ the quality gate and one temporal filter per side run as in the node. Writes int
 - `overlay/`: the drawn estimates, `<video>.mp4` per video (a resumed run writes `<video>.from<N>.mp4`)
   and `<image>.png` per image;
 - `run.json`: the run's settings; a later run with the same inputs and settings resumes after the last
-  complete frame of trajectory.jsonl (`--overwrite` starts again).
+  complete frame of trajectory.jsonl (`--overwrite` starts again);
+- with `--mcap`: `outputs.mcap`, the node's messages of every frame at the image stamps, for `ros2 bag play`
+  (`hfl_ros.ros.recording`; needs the ROS environment; a resumed run writes `outputs.from<N>.mcap`);
+- with `--lerobot`: `lerobot/`, the run as a LeRobot v3.0 dataset, one episode per input
+  (`hfl_ros.apps.lerobot_export`, the `lerobot` extra; rewritten whole at the end of every run).
 
-Intrinsics: `--camera-info` (ROS camera_info YAML), `--fx --fy --cx --cy`, else a default
-(`hfl_ros.inference.frames.default_intrinsics`, 60 degrees horizontal field of view) with a warning.
+Bags (a rosbag2 folder, a .db3 or .mcap file; the `bags` extra, no ROS needed): the frames of the image topic
+(`--image-topic`, default the only one; raw or compressed) at their header stamps; the intrinsics of its
+camera_info topic (`--camera-info-topic`, default the only one or the one beside the image topic), checked
+against the images. `--ray` runs each input as its own run under DIR/<input name>/ on Ray workers
+(`hfl_ros.apps.batch`, the `ray` extra).
+
+Intrinsics: `--camera-info` (ROS camera_info YAML), `--fx --fy --cx --cy`, else the bags' camera_info, else a
+default (`hfl_ros.inference.frames.default_intrinsics`, 60 degrees horizontal field of view) with a warning.
 Without --checkpoint the network is UNTRAINED and the output says so.
 """
 
@@ -28,6 +38,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -35,15 +46,18 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from hfl_ros.apps.batch import add_batch_arguments, check_batch_arguments, main_batch
+from hfl_ros.apps.lerobot_export import LEROBOT_DIR, export_run
 from hfl_ros.apps.options import add_inference_arguments, inference_config
 from hfl_ros.data.io import write_rgb
 from hfl_ros.detection.hand_detector import DetectorSettings, DetectorUnavailableError, HandDetector
 from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings
 from hfl_ros.filtering import FilterSettings
 from hfl_ros.filtering.trajectory import read_trajectory, save_trajectory_npz, with_filtered
+from hfl_ros.inference.bags import BagTopics, bags_intrinsics
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.frames import (
-    Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_video,
+    Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_bag, is_video,
     iterate_frames, read_camera_info_yaml,
 )
 from hfl_ros.inference.overlay import draw_estimate
@@ -61,14 +75,17 @@ TRAJECTORY = "trajectory.jsonl"
 RUN_FILE = "run.json"
 OVERLAY_DIR = "overlay"
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
+#: The camera frame_id of the messages of video and image inputs (a bag's frames carry their own).
+DEFAULT_FRAME_ID = "camera_optical_frame"
 #: run.json keys that must match for a run to resume.
 RESUME_KEYS = ("inputs", "K", "checkpoint", "mano_dir", "object", "side", "selection", "fps", "filter", "roi",
-               "max_hands", "detect_every")
+               "max_hands", "detect_every", "bag_topics")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hfl-video", description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, image, folder of images or glob")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="video file, image, folder of images, glob, or ROS 2 bag (folder, .db3 or .mcap)")
     parser.add_argument("--output", type=Path, required=True, help="directory for trajectory.jsonl and overlays")
     parser.add_argument("--checkpoint", type=Path, help="HFL-Net checkpoint (published or ours)")
     parser.add_argument("--mano-dir", type=Path, help="directory with MANO_RIGHT.pkl (default: procedural hand)")
@@ -92,12 +109,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--no-filter", action="store_true", help="leave the filtered fields null")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay")
     parser.add_argument("--overwrite", action="store_true", help="start again even when DIR holds a run")
+    parser.add_argument("--image-topic", help="bags: the image topic (default: the bag's only image topic)")
+    parser.add_argument("--camera-info-topic",
+                        help="bags: the camera_info topic (default: the only one, or the one beside the image topic)")
+    parser.add_argument("--mcap", action="store_true",
+                        help="also write DIR/outputs.mcap: the node's messages of every frame (needs ROS sourced)")
+    parser.add_argument("--lerobot", action="store_true",
+                        help="also write DIR/lerobot: a LeRobot v3.0 dataset, one episode per input")
+    add_batch_arguments(parser)
     add_inference_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = check_batch_arguments(args)
+    if problem is not None:
+        parser.error(problem)
+    return args
 
 
-def resolve_intrinsics(args: argparse.Namespace, frame: Frame):
-    """(K (3, 3), expected size (W, H) or None, description) for the run; warns for the default."""
+def resolve_intrinsics(args: argparse.Namespace, frame: Frame, from_bags=None):
+    """(K (3, 3), expected size (W, H) or None, description) for the run; from_bags: `bags_intrinsics` of the
+    inputs (used without explicit intrinsics); warns for the default."""
     explicit = [getattr(args, name) for name in ("fx", "fy", "cx", "cy")]
     if args.camera_info is not None and any(value is not None for value in explicit):
         raise InputError("give either --camera-info or --fx --fy --cx --cy, not both")
@@ -108,6 +138,8 @@ def resolve_intrinsics(args: argparse.Namespace, frame: Frame):
         if any(value is None for value in explicit):
             raise InputError("--fx, --fy, --cx and --cy go together: give all four")
         return explicit_intrinsics(*explicit), None, "--fx --fy --cx --cy"
+    if from_bags is not None:
+        return from_bags
     height, width = frame.image.shape[:2]
     LOG.warning("no --camera-info or --fx/--fy/--cx/--cy: using default intrinsics for %dx%d (60 deg horizontal "
                 "field of view); metric depths and translations scale with the true focal length", width, height)
@@ -224,6 +256,44 @@ def _object_model(args: argparse.Namespace) -> ObjectModel:
         raise InputError(f"object {args.object!r} ({args.object_registry}): {error}") from error
 
 
+class _Recorder:
+    """--mcap: the node's messages of each frame (hfl_ros.ros.recording.FrameRecorder), stamped like the images."""
+
+    def __init__(self, path: Path, object_registry: Path) -> None:
+        try:
+            from hfl_ros.ros import recording
+        except ImportError as error:
+            raise InputError(f"--mcap needs the ROS 2 environment and the `bags` extra: {error}") from error
+        self._recording, self._path, self._registry = recording, path, ObjectRegistry.from_yaml(object_registry)
+        self._writer = None
+
+    def configure(self, estimator: HandObjectEstimator) -> None:
+        self._writer = self._recording.FrameRecorder(self._path, self._registry.model, estimator.untrained,
+                                                     estimator.pose_settings)
+
+    def write(self, frame: Frame, result: FrameResult, K: np.ndarray, processing_time: float) -> None:
+        stamp_ns = frame.stamp_ns if frame.stamp_ns is not None else int(round(frame.stamp * 1e9))
+        height, width = frame.image.shape[:2]
+        self._writer.write(result, stamp_ns, frame.frame_id or DEFAULT_FRAME_ID, K, (width, height), processing_time)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            path = self._writer.close()
+            if path is not None:
+                print(f"node messages in {path}")
+
+
+def _recorder(args: argparse.Namespace, output: Path, start: int) -> _Recorder:
+    """The --mcap recorder of a run from frame `start`: outputs.mcap (earlier bags removed when the run starts
+    from frame 0), outputs.from<start>.mcap for a resumed run."""
+    if start == 0:
+        for old in output.glob("outputs*.mcap"):
+            old.unlink()
+    name = "outputs.mcap" if start == 0 else f"outputs.from{start}.mcap"
+    (output / name).unlink(missing_ok=True)
+    return _Recorder(output / name, args.object_registry)
+
+
 def load_estimator(args: argparse.Namespace, output: Optional[Path] = None) -> HandObjectEstimator:
     """The network of the run (--checkpoint, --mano-dir or the procedural hand under `output`, --device and the
     inference options); loaded once per worker by `hfl-video --ray`."""
@@ -235,10 +305,11 @@ def load_estimator(args: argparse.Namespace, output: Optional[Path] = None) -> H
 def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = None) -> int:
     """One run over args.inputs into args.output; `estimator`: an already loaded network (else loaded here)."""
     files = expand_inputs(args.inputs)
-    opening = iterate_frames(files[:1], args.fps)
+    topics = BagTopics(args.image_topic, args.camera_info_topic)
+    opening = iterate_frames(files[:1], args.fps, bag_topics=topics)
     first = next(opening)
     opening.close()
-    K, expected, where = resolve_intrinsics(args, first)
+    K, expected, where = resolve_intrinsics(args, first, bags_intrinsics(files, topics))
     first_size = (first.image.shape[1], first.image.shape[0])
     check_intrinsics(K, first_size, expected or first_size, where, first.source)
     object_model = _object_model(args)
@@ -250,6 +321,7 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         "mano_dir": None if args.mano_dir is None else str(args.mano_dir), "object": args.object,
         "side": args.side, "selection": args.select, "fps": args.fps, "filter": not args.no_filter,
         "roi": args.roi, "max_hands": args.max_hands, "detect_every": args.detect_every,
+        "bag_topics": [args.image_topic, args.camera_info_topic] if any(map(is_bag, files)) else None,
     }
     perception = perception_settings(args)
     trajectory, run_file = output / TRAJECTORY, output / RUN_FILE
@@ -263,6 +335,7 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
     elif trajectory.exists():
         trajectory.unlink()
     run_file.write_text(json.dumps(settings, indent=1))
+    recorder = _recorder(args, output, start) if args.mcap else None
 
     try:
         detector = HandDetector(perception.detector)  # before the network: a missing extra fails at once
@@ -273,6 +346,8 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
     except BaseException:
         detector.close()
         raise
+    if recorder is not None:
+        recorder.configure(estimator)
     pipeline = PerceptionPipeline(estimator, perception, detector)
     filtering = perception.filter is not None
     overlays = None if args.no_overlay else OverlayWriter(output / OVERLAY_DIR, args.fps)
@@ -280,15 +355,19 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
     found = written = 0
     try:
         with trajectory.open("a", encoding="utf-8") as stream:
-            for frame in tqdm(iterate_frames(files, args.fps, start), desc="hfl-video", unit="frame", initial=start):
+            for frame in tqdm(iterate_frames(files, args.fps, start, bag_topics=topics), desc="hfl-video",
+                              unit="frame", initial=start):
                 height, width = frame.image.shape[:2]
                 check_intrinsics(K, (width, height), expected or first_size, where, frame.source)
+                started = time.perf_counter()
                 result = pipeline.process(frame.image, K, frame.stamp, object_model)
                 if result.skipped is not None:
                     LOG.warning("%s frame %d: skipped (%s: %s)", frame.source, frame.index, result.skipped,
                                 result.detail)
                 stream.write(json.dumps(frame_record(frame, result, filtering)) + "\n")
                 stream.flush()
+                if recorder is not None:
+                    recorder.write(frame, result, K, time.perf_counter() - started)
                 written += 1
                 found += result.hand is not None
                 if overlays is not None:
@@ -297,9 +376,14 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         pipeline.close()
         if overlays is not None:
             overlays.close()
+        if recorder is not None:
+            recorder.close()
     if start + written == 0:
         raise InputError(f"{', '.join(args.inputs)}: no frames")
-    save_trajectory_npz(output / "trajectory.npz", read_trajectory(trajectory))
+    records = read_trajectory(trajectory)
+    save_trajectory_npz(output / "trajectory.npz", records)
+    if args.lerobot:
+        print(f"LeRobot dataset in {export_run(args.inputs, records, output / LEROBOT_DIR, args.fps, topics)}")
     if estimator.untrained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     print(f"wrote {trajectory} ({start + written} frames, {written} this run, hand found in {found} of them)")
@@ -312,7 +396,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        return run(args)
+        return main_batch(args) if args.ray else run(args)
     except InputError as error:
         print(f"hfl-video: {error}", file=sys.stderr)
         return 2

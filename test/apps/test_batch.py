@@ -12,7 +12,7 @@ pytest.importorskip("ray")
 pytest.importorskip("rosbags")
 
 from hfl_ros.apps import video  # noqa: E402
-from hfl_ros.apps.batch import DONE_FILE, SUMMARY_FILE, input_names, main_batch, run_batch  # noqa: E402
+from hfl_ros.apps.batch import DONE_FILE, SUMMARY_FILE, input_names, run_batch  # noqa: E402
 from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
 from hfl_ros.inference.bags import write_image_bag  # noqa: E402
 from hfl_ros.inference.frames import InputError  # noqa: E402
@@ -37,17 +37,15 @@ def inputs(tmp_path_factory):
     return [good_mcap, broken, good_sqlite], stamps
 
 
-def _args(inputs, output: Path, mano_dir: Path):
-    args = video.parse_args([str(path) for path in inputs] + [
-        "--output", str(output), "--mano-dir", str(mano_dir), "--device", "cpu", "--side", "right", "--no-overlay"])
-    args.ray, args.ray_address, args.workers = True, None, 2
-    return args
+def _argv(inputs, output: Path, mano_dir: Path):
+    return [str(path) for path in inputs] + ["--output", str(output), "--mano-dir", str(mano_dir), "--device", "cpu",
+                                             "--side", "right", "--no-overlay", "--ray", "--workers", "2"]
 
 
 def test_ray_batch_reports_the_broken_input_and_skips_finished_ones_on_rerun(inputs, tmp_path, mano_dir, capsys):
     paths, stamps = inputs
     output = tmp_path / "out"
-    assert main_batch(_args(paths, output, mano_dir)) == 1
+    assert video.main(_argv(paths, output, mano_dir)) == 1
     summary = json.loads((output / SUMMARY_FILE).read_text())
     assert (summary["done"], summary["failed"], summary["skipped"], summary["frames"]) == (2, 1, 0, 2 * FRAMES)
     assert summary["workers"] == 2
@@ -65,7 +63,7 @@ def test_ray_batch_reports_the_broken_input_and_skips_finished_ones_on_rerun(inp
         assert (output / name / "trajectory.npz").is_file() and (output / name / DONE_FILE).is_file()
     assert not (output / "broken" / DONE_FILE).exists()
 
-    rerun = run_batch(_args(paths, output, mano_dir))
+    rerun = run_batch(video.parse_args(_argv(paths, output, mano_dir)))
     assert [(result.name, result.status) for result in rerun.results] == [
         ("first", "skipped"), ("broken", "failed"), ("second", "skipped")]
     assert rerun.frames == 0
@@ -78,3 +76,10 @@ def test_inputs_sharing_a_results_folder_are_refused(tmp_path):
         (tmp_path / folder / "clip.mp4").write_bytes(b"")
     with pytest.raises(InputError, match="share a results folder"):
         input_names([str(tmp_path / "a" / "clip.mp4"), str(tmp_path / "b" / "clip.mp4")])
+
+
+def test_ray_options_need_ray():
+    with pytest.raises(SystemExit):
+        video.parse_args(["clip.mp4", "--output", "out", "--workers", "2"])
+    with pytest.raises(SystemExit):
+        video.parse_args(["clip.mp4", "--output", "out", "--ray", "--workers", "0"])

@@ -14,7 +14,7 @@ pytest.importorskip("rosbags")
 
 from hfl_ros.apps import video  # noqa: E402
 from hfl_ros.apps.lerobot_export import (  # noqa: E402
-    IMAGE_KEY, VALID_NAMES, Episode, export_run, frame_values, pose_vector, write_lerobot_dataset,
+    IMAGE_KEY, VALID_NAMES, Episode, frame_values, pose_vector, write_lerobot_dataset,
 )
 from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
 from hfl_ros.inference.bags import write_image_bag  # noqa: E402
@@ -41,10 +41,9 @@ def run(tmp_path_factory, mano_dir):
     camera.write_text(f"image_width: 640\nimage_height: 480\ncamera_matrix:\n  data: {K.reshape(-1).tolist()}\n")
     output = folder / "out"
     assert video.main([str(clip), str(bag), "--output", str(output), "--mano-dir", str(mano_dir), "--device", "cpu",
-                       "--side", "right", "--no-overlay", "--camera-info", str(camera)]) == 0
+                       "--side", "right", "--no-overlay", "--camera-info", str(camera), "--lerobot"]) == 0
     records = [json.loads(line) for line in (output / video.TRAJECTORY).read_text().splitlines()]
-    root = export_run([str(clip), str(bag)], records, output / "lerobot", FPS)
-    return records, root, images
+    return records, output / "lerobot", images
 
 
 def test_dataset_loads_back_with_one_episode_per_input_and_the_trajectory_values(run):
