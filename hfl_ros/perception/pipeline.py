@@ -10,6 +10,12 @@ runs):
 2. `finish(image, K, stamp, object_model, detected)`: boxes, the network for every hand (left ones
    mirrored, all hands in one call per refinement pass), finiteness check, quality gate, filters.
 
+Each hand side has its own filter, gate and restarts: a new track of a side (a new `track_id`) restarts that
+side's filter, and a side without a hand in a frame does not touch the other side's. An object held by
+both hands is one object: when the two hands' final object boxes overlap with IoU >= SHARED_OBJECT_IOU,
+both hands carry the estimate of the one whose object score is higher (the same pose, box and
+`object_track_id`), so that consumers see one object attached to both hands.
+
 `process` is both in a row. Every frame gives a `FrameResult`; a frame that cannot be estimated (the
 estimator refuses it, or an estimate holds NaN / infinity) is a skipped frame with its reason, never an
 exception, and every side's filter restarts at its next observation.
@@ -20,16 +26,18 @@ exception, and every side's filter restarts at its next observation.
     pipeline.close()
 """
 
+import dataclasses
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from hfl_ros.detection.hand_detector import HandDetector
 from hfl_ros.detection.policy import BoxPolicy, ExternalRois, frame_object_name
 from hfl_ros.filtering import FilterCounts, HandObjectFilter, filtered_estimate, observations
+from hfl_ros.geometry.boxes import box_iou
 from hfl_ros.inference.estimator import EstimationError
 from hfl_ros.inference.tracking import DetectionStep, HandObjectTracker, TrackedFrame, TrackedHand
 from hfl_ros.objects import ObjectModel, ObjectRegistry
@@ -40,6 +48,8 @@ from hfl_ros.results import HandObjectEstimate
 #: Skip reasons of the pipeline (FrameResult.skipped; the node's /diagnostics keys).
 SKIP_ESTIMATION = "estimation failed"
 SKIP_NON_FINITE = "non-finite estimate"
+#: IoU of two hands' object boxes above which they hold one object.
+SHARED_OBJECT_IOU = 0.5
 
 __all__ = ["DetectionStep", "PerceptionPipeline", "SKIP_ESTIMATION", "SKIP_NON_FINITE", "non_finite_fields",
            "shown_parts"]
@@ -60,6 +70,24 @@ def non_finite_fields(estimate: HandObjectEstimate) -> List[str]:
     return [name for name, value in fields.items() if not np.all(np.isfinite(np.asarray(value, dtype=np.float64)))]
 
 
+def shared_object(hands: Sequence[TrackedHand]) -> Tuple[Optional[int], List[TrackedHand]]:
+    """One object held by two hands: (index of the hand whose object estimate both keep, the hands with that
+    object in each), or (None, the hands unchanged) when their object boxes overlap less than SHARED_OBJECT_IOU."""
+    hands = list(hands)
+    if len(hands) != 2:
+        return None, hands
+    first, second = hands
+    if box_iou(first.object_box.box, second.object_box.box) < SHARED_OBJECT_IOU:
+        return None, hands
+    owner = 0 if first.estimate.object.score >= second.estimate.object.score else 1
+    kept = hands[owner]
+    other = hands[1 - owner]
+    hands[1 - owner] = dataclasses.replace(other, estimate=dataclasses.replace(other.estimate,
+                                                                               object=kept.estimate.object),
+                                           object_box=kept.object_box)
+    return owner, hands
+
+
 def shown_parts(estimate: HandObjectEstimate, gate: GateSettings) -> Tuple[bool, bool]:
     """The quality gate: whether the hand and the object of an estimate are good enough for the outputs and
     the filter (hand score >= min_hand_score; an object pose with min_object_score and min_object_inliers)."""
@@ -73,6 +101,7 @@ class _SideState:
     """What the pipeline remembers of one side between frames: its filter, and its object's identity."""
 
     filter: Optional[HandObjectFilter]
+    track_id: Optional[int] = None  # the hand track of the previous frame with this side
     object_track_id: int = -1
     object_key: Optional[Tuple[str, int]] = None  # (object name, hand track id) of the previous frame's object
 
@@ -200,13 +229,19 @@ class PerceptionPipeline:
                 if bad:
                     return self._skipped(stamp, SKIP_NON_FINITE, f"{hand.target.side} hand: estimate has non-finite "
                                          f"values in {', '.join(bad)}", count, detected.time, notes)
-            hands = tuple(self._hand_result(stamp, hand, model) for hand in tracked.hands)
+            owner, shared = shared_object(tracked.hands)
+            hands = [self._hand_result(stamp, hand, model) for hand in shared]
+            if owner is not None:  # one object in both hands: one identity
+                for index, hand in enumerate(hands):
+                    if index != owner:
+                        hands[index] = dataclasses.replace(hand, object_track_id=hands[owner].object_track_id)
+                        self._sides[hand.side].object_track_id = hands[owner].object_track_id
             seen = {hand.side for hand in hands}
             for side, state in self._sides.items():
                 if side not in seen:
                     self._lose_side(stamp, state)
             network_time = sum(float(hand.estimate.timings.get("network", 0.0)) for hand in hands)
-            return FrameResult(stamp, hands, None, "", count, detected.time, network_time, notes)
+            return FrameResult(stamp, tuple(hands), None, "", count, detected.time, network_time, notes)
 
     # ------------------------------------------------------------------------------------------ helpers
     def _frame_object(self, stamp: float, camera: str, width: int, height: int,
@@ -238,6 +273,10 @@ class PerceptionPipeline:
         if state is None:
             state = _SideState(None if self.settings.filter is None else HandObjectFilter(self.settings.filter))
             self._sides[side] = state
+        track_id = int(target.track_id)
+        if state.track_id is not None and state.track_id != track_id:  # a new hand: its filter restarts
+            self._lose_side(stamp, state)
+        state.track_id = track_id
         hand_ok, object_ok = shown_parts(estimate, self.settings.gate)
         filtered = None
         if state.filter is not None:
@@ -246,7 +285,6 @@ class PerceptionPipeline:
         output = estimate
         if filtered is not None and self.settings.outputs_filtered:
             output = filtered_estimate(estimate, filtered)
-        track_id = int(target.track_id)
         key = (model.name, track_id)
         if state.object_key != key:
             state.object_track_id, self._next_object_id = self._next_object_id, self._next_object_id + 1
@@ -275,4 +313,4 @@ class PerceptionPipeline:
     def _lose_side(stamp: float, state: _SideState) -> None:
         if state.filter is not None:
             state.filter.update(stamp, None, None)
-        state.object_key = None
+        state.object_key = state.track_id = None
