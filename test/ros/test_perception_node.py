@@ -785,6 +785,15 @@ def test_nothing_published_is_nan(ros, standin):
                 assert values.size > 0 and np.all(np.isfinite(values)), (topic, seconds)
 
 
+def test_untrained_notice_is_one_warning_also_after_a_reconfigure(ros, standin):
+    """Without a checkpoint the node works as designed: the notice is a WARN line, logged once per process."""
+    _reconfigure(ros, STANDIN_NS, log_throttle=0.0)  # a second configure of the same node
+    log = standin.log.read_text(errors="replace")
+    notices = [line for line in log.splitlines() if "no checkpoint given (parameter `checkpoint`)" in line]
+    assert len(notices) == 1, standin.log_tail()
+    assert notices[0].startswith("[WARN]"), notices[0]
+
+
 def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpoint_then_lifecycle(
         ros, mano_dir, tmp_path):
     hidden = tmp_path / "no_mediapipe" / "mediapipe"  # `import mediapipe` fails in the node process
