@@ -12,24 +12,40 @@ max difference from the plain outputs on the bundled demo frame: root-relative j
 2D joints (normalised), object maps; at batch 1 also the decoded estimate's camera-frame joints (mm) and
 object pose (mm, degrees) after PnP. Prints a table, then the same as JSON. --ros-latency then runs
 benchmarks/ros_latency.py (the node end to end on a synthetic camera) and prints its report.
+
+The machine's limit, in the same run (`hfl_ros.apps.roofline`): the network's GFLOP per frame (convolutions
+and matrix products, by precision), the device's best convolution and GEMM rates in each precision
+(p50 of the reference kernels timed in the same interleaved rounds as the paths, so that load on the machine
+hits them alike), and for each path its achieved GFLOP/s and its share of the limit: the time its
+arithmetic takes at those rates divided by its p50.
 """
 
 import argparse
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 from hfl_ros.apps.demo import BUNDLED_SCENE, scene_boxes
 from hfl_ros.apps.export import add_network_arguments, load_network
+from hfl_ros.apps.roofline import (
+    MachineLimits,
+    NetworkFlops,
+    ReferenceKernel,
+    count_flops,
+    floor_seconds,
+    limits_from_times,
+    reference_kernels,
+)
 from hfl_ros.data.synthetic import read_scene, read_scene_object
 from hfl_ros.device import resolve_device
 from hfl_ros.geometry.rotations import matrix_to_axis_angle
@@ -39,6 +55,7 @@ from hfl_ros.model.export import OUTPUT_NAMES, OnnxNetwork, export_onnx
 from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
 from hfl_ros.model.optimize import (
     CudaGraphRunner,
+    EagerFallback,
     bf16_supported,
     compile_with_fallback,
     optimize_for_inference,
@@ -69,6 +86,45 @@ def inference_paths(model: HFLNet, device: torch.device, onnx: bool, compile: bo
     if onnx:
         paths["onnx"] = OnnxNetwork(export_onnx(model, workdir / "hflnet.onnx"), device)
     return paths
+
+
+def limit_dtypes(device: torch.device) -> tuple:
+    """The precisions whose limits are measured on `device` (those its paths run in)."""
+    if device.type == "cuda":
+        return (torch.float32, torch.bfloat16, torch.float16)
+    return (torch.float32, torch.bfloat16) if bf16_supported() else (torch.float32,)
+
+
+def path_flops(paths: Dict[str, Network], inputs) -> Dict[str, NetworkFlops]:
+    """Each path's FLOPs per frame by kind and precision (batch-1 `inputs`), counted on its eager module:
+    a CUDA graph or a compiled path does the arithmetic of the module it wraps, ONNX Runtime that of the
+    float32 folded network."""
+    flops = {}
+    for name, network in paths.items():
+        if isinstance(network, (CudaGraphRunner, EagerFallback)):
+            network = network.module
+        if isinstance(network, torch.nn.Module):
+            flops[name] = count_flops(network, inputs)
+    for name in paths:
+        flops.setdefault(name, flops["fold"])
+    return flops
+
+
+def add_limit_columns(rows: Dict[str, Dict], flops: Dict[str, NetworkFlops], limits: MachineLimits, batch: int) -> None:
+    """Each row gets its achieved GFLOP/s and its share of the limit (floor time / p50)."""
+    for name, row in rows.items():
+        seconds = row["p50_ms"] / 1e3
+        row["gflop_per_s"] = flops[name].total * batch / seconds / 1e9
+        row["limit_share"] = floor_seconds(flops[name], limits) * batch / seconds
+
+
+def describe_limits(flops: NetworkFlops, limits: MachineLimits) -> str:
+    """Lines stating the network's arithmetic and the measured limits."""
+    rates = "; ".join(f"{kind} " + ", ".join(f"{name} {rate:.0f}" for name, rate in by_dtype.items())
+                      for kind, by_dtype in limits.rates.items())
+    return (f"network: {flops.total / 1e9:.1f} GFLOP/frame (conv {flops.of_kind('conv') / 1e9:.1f}, "
+            f"matmul {flops.of_kind('matmul') / 1e9:.1f}); limits GFLOP/s: {rates}; "
+            f"fp32 floor {floor_seconds(flops, limits) * 1e3:.0f} ms/frame")
 
 
 def demo_frame(device: torch.device):
@@ -109,8 +165,10 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_batch(paths: Dict[str, Network], inputs, device: torch.device, repeats: int, warmup: int) -> Dict[str, Dict]:
-    """Interleaved timing of every path on `inputs`, and each path's output differences from "plain"."""
+def bench_batch(paths: Dict[str, Network], inputs, device: torch.device, repeats: int, warmup: int,
+                kernels: Dict[str, ReferenceKernel]) -> Tuple[Dict[str, Dict], Dict[str, HFLNetOutput], Dict[str, List[float]]]:
+    """Interleaved timing of every path on `inputs`, and each path's output differences from "plain"; the
+    reference kernels are timed in the same rounds. Returns (rows by path, outputs by path, kernel seconds)."""
     outputs = {}
     with torch.inference_mode():
         for name, network in paths.items():
@@ -118,28 +176,34 @@ def bench_batch(paths: Dict[str, Network], inputs, device: torch.device, repeats
                 network(*inputs)
             out = network(*inputs)  # a CUDA graph's outputs are overwritten by its next call: keep a copy
             outputs[name] = HFLNetOutput(**{field: getattr(out, field).clone() for field in OUTPUT_NAMES})
-        times: Dict[str, List[float]] = {name: [] for name in paths}
+        calls = {name: (lambda network=network: network(*inputs)) for name, network in paths.items()}
+        calls.update({name: kernel.call for name, kernel in kernels.items()})
+        for call in calls.values():
+            call()
+        times: Dict[str, List[float]] = {name: [] for name in calls}
         for _ in range(repeats):
-            for name, network in paths.items():
+            for name, call in calls.items():
                 synchronise(device)
                 start = time.perf_counter()
-                network(*inputs)
+                call()
                 synchronise(device)
                 times[name].append(time.perf_counter() - start)
     batch = inputs[0].shape[0]
     plain = statistics.median(times["plain"])
     rows = {}
-    for name, samples in times.items():
+    for name in paths:
+        samples = times[name]
         p50 = statistics.median(samples)
         rows[name] = {"p50_ms": p50 * 1e3, "p95_ms": float(np.percentile(samples, 95)) * 1e3,
                       "images_per_s": batch / p50, "speedup": plain / p50,
                       **network_differences(outputs[name], outputs["plain"])}
-    return rows, outputs
+    return rows, outputs, {name: times[name] for name in kernels}
 
 
 def format_table(results: Dict) -> str:
     """The benchmark as a fixed-width text table."""
-    header = (f"{'batch':>5} {'path':<16} {'p50 ms':>8} {'p95 ms':>8} {'img/s':>7} {'speed-up':>8} {'joints mm':>9} "
+    header = (f"{'batch':>5} {'path':<16} {'p50 ms':>8} {'p95 ms':>8} {'img/s':>7} {'speed-up':>8} {'GFLOP/s':>7} "
+              f"{'limit':>5} {'joints mm':>9} "
               f"{'verts mm':>8} {'2D':>8} {'obj maps':>8} {'cam mm':>7} {'obj mm':>7} {'obj deg':>7}")
     lines = [header, "-" * len(header)]
     show = lambda value, spec: "-" if value is None else format(value, spec)  # noqa: E731
@@ -148,7 +212,7 @@ def format_table(results: Dict) -> str:
             estimate = results["estimate_differences"].get(name, {}) if batch == "1" else {}
             lines.append(
                 f"{batch:>5} {name:<16} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['images_per_s']:7.2f} "
-                f"{row['speedup']:7.2f}x {row['joints_mm']:9.4f} {row['vertices_mm']:8.4f} {row['joints_2d']:8.1e} "
+                f"{row['speedup']:7.2f}x {row['gflop_per_s']:7.1f} {row['limit_share']:5.0%} {row['joints_mm']:9.4f} {row['vertices_mm']:8.4f} {row['joints_2d']:8.1e} "
                 f"{row['object_maps']:8.1e} {show(estimate.get('camera_joints_mm'), '7.2f')} "
                 f"{show(estimate.get('object_translation_mm'), '7.2f')} {show(estimate.get('object_rotation_deg'), '7.2f')}")
     return "\n".join(lines)
@@ -173,7 +237,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hfl-bench", description=__doc__.splitlines()[0])
     add_network_arguments(parser)
     parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], metavar="B",
+                        help="batch sizes to time, each in turn (the demo crop repeated B times); the output "
+                             "differences and the decoded estimate's are taken at batch 1")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per path and batch")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per path and batch")
     parser.add_argument("--onnx", action="store_true", help="also ONNX Runtime (exports to a temporary file)")
@@ -195,23 +261,38 @@ def main(argv: Optional[List[str]] = None) -> int:
     faces = model.mano_layer.faces.cpu().numpy()
     results = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
                "untrained": untrained, "bf16_native_cpu": bf16_supported(), "repeats": args.repeats,
-               "batches": {}, "estimate_differences": {}}
+               "load_average": os.getloadavg(), "batches": {}, "estimate_differences": {}}
+    kernels = reference_kernels(device, limit_dtypes(device))
+    kernel_times: Dict[str, List[float]] = {name: [] for name in kernels}
     with tempfile.TemporaryDirectory() as workdir:
         paths = inference_paths(model, device, args.onnx, args.compile, Path(workdir))
+        flops = path_flops(paths, (images, hand, obj))
+        all_rows = {}
         for batch in args.batches:
             inputs = (images.expand(batch, -1, -1, -1).contiguous(), hand.expand(batch, -1).contiguous(),
                       obj.expand(batch, -1).contiguous())
             if device.type == "cuda":  # a CUDA graph is captured for one shape: fresh runners per batch
                 paths = {name: CudaGraphRunner(network.module) if isinstance(network, CudaGraphRunner) else network
                          for name, network in paths.items()}
-            rows, outputs = bench_batch(paths, inputs, device, args.repeats, args.warmup)
+            rows, outputs, times = bench_batch(paths, inputs, device, args.repeats, args.warmup, kernels)
+            for name, samples in times.items():
+                kernel_times[name] += samples
+            all_rows[batch] = rows
             results["batches"][str(batch)] = rows
             if batch == 1:
                 results["estimate_differences"] = {
                     name: estimate_differences(out, outputs["plain"], geometry, object_model, faces)
                     for name, out in outputs.items()}
+    limits = limits_from_times(kernels, {name: statistics.median(samples) for name, samples in kernel_times.items()})
+    for batch, rows in all_rows.items():
+        add_limit_columns(rows, flops, limits, batch)
+    results["limits_gflop_per_s"] = limits.rates
+    results["flops_per_frame"] = {name: counts.counts for name, counts in flops.items()}
     print(f"hfl-bench: device {device}, torch {torch.__version__}, {results['threads']} threads, "
-          f"{'UNTRAINED weights, ' if untrained else ''}{args.repeats} interleaved repeats; speed-up = plain p50 / path p50")
+          f"{'UNTRAINED weights, ' if untrained else ''}{args.repeats} interleaved repeats, load average "
+          f"{results['load_average'][0]:.1f} -> {os.getloadavg()[0]:.1f}; speed-up = plain p50 / path p50; "
+          f"limit = the path's floor time at the measured rates / its p50")
+    print(describe_limits(flops["plain"], limits))
     print(format_table(results))
     print(json.dumps(results, indent=1))
     if args.json:

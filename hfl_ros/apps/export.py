@@ -14,7 +14,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -22,9 +22,8 @@ from hfl_ros.config import ModelConfig
 from hfl_ros.mano import load_mano
 from hfl_ros.mano.procedural import procedural_mano_dir
 from hfl_ros.model.checkpoint import load_checkpoint
-from hfl_ros.model.export import OnnxNetwork, example_inputs, export_onnx
+from hfl_ros.model.export import EXPORT_TOLERANCE, export_onnx, onnx_differences
 from hfl_ros.model.hflnet import HFLNet
-from hfl_ros.model.optimize import output_differences
 from hfl_ros.training.config import load_train_config
 
 LOG = logging.getLogger("hfl_ros.export")
@@ -32,8 +31,6 @@ LOG = logging.getLogger("hfl_ros.export")
 EXPORTER_LOGGERS = ("onnxscript", "onnx_ir")
 #: Seed of the untrained network used without --checkpoint.
 UNTRAINED_SEED = 0
-DEFAULT_TOLERANCE = 1e-4
-CHECK_BATCHES = (1, 3)
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,18 +54,6 @@ def load_network(args: argparse.Namespace) -> Tuple[HFLNet, bool]:
         return HFLNet(config, mano).eval(), True
 
 
-def check_export(model: HFLNet, path: Path, batches=CHECK_BATCHES) -> Dict[int, Dict[str, float]]:
-    """Max |ONNX Runtime - torch| per output field, per batch size, on seeded inputs."""
-    network = OnnxNetwork(path)
-    differences = {}
-    for batch in batches:
-        inputs = example_inputs(batch)
-        with torch.inference_mode():
-            expected = model(*inputs)
-        differences[batch] = output_differences(network(*inputs), expected)
-    return differences
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for name in EXPORTER_LOGGERS:
@@ -76,14 +61,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="hfl-export", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, required=True, help="the .onnx file to write")
     add_network_arguments(parser)
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+    parser.add_argument("--tolerance", type=float, default=EXPORT_TOLERANCE,
                         help="largest accepted |ONNX Runtime - torch| of any output")
     args = parser.parse_args(argv)
     model, _ = load_network(args)
     path = export_onnx(model, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     worst = 0.0
-    for batch, differences in check_export(model, path).items():
+    for batch, differences in onnx_differences(model, path).items():
         worst = max(worst, *differences.values())
         shown = ", ".join(f"{name} {value:.1e}" for name, value in differences.items())
         print(f"ONNX Runtime vs torch, batch {batch}: max |difference| {shown}")

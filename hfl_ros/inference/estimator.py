@@ -6,6 +6,7 @@ the network as one batch: `estimate_batch` = `prepare_batch` + `infer_batch`.
 """
 
 import dataclasses
+import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 from hfl_ros.inference.crop import crop_cv2, crop_torch
 from hfl_ros.mano import load_mano
 from hfl_ros.model.checkpoint import load_checkpoint
-from hfl_ros.model.export import OnnxNetwork
+from hfl_ros.model.export import OnnxNetwork, cached_export
 from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
 from hfl_ros.model.optimize import CudaGraphRunner, optimize_for_inference
 
@@ -85,6 +86,10 @@ def _sample(batch: torch.Tensor, index: int) -> np.ndarray:
     return batch[index].detach().float().cpu().numpy().astype(np.float64)
 
 
+#: InferenceConfig.runtime values.
+RUNTIMES = ("auto", "onnx", "torch")
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     """How the estimator runs the network.
@@ -94,6 +99,10 @@ class InferenceConfig:
       (CUDA): the backbone's precision. channels_last: memory order of the convolutions.
     compile: torch.compile the network (eager fallback). cuda_graphs: on CUDA, replay a captured graph.
     onnx_model: an `hfl-export` file run by ONNX Runtime instead of torch (the other fields are then unused).
+    runtime: "torch"; "onnx": the fp32 inference path exported once per network (`cached_export`, checked
+      against torch, kept in `onnx_cache_dir`, default $XDG_CACHE_HOME/hfl_ros/onnx) and run by ONNX Runtime;
+      "auto": "onnx" on the CPU where onnxruntime is installed and the path is the exact one (optimize, fp32,
+      no compile), else "torch" (an export that fails falls back to torch with a warning).
     """
 
     optimize: bool = True
@@ -102,6 +111,34 @@ class InferenceConfig:
     compile: bool = False
     cuda_graphs: bool = True
     onnx_model: Optional[str] = None
+    runtime: str = "torch"
+    onnx_cache_dir: Optional[str] = None
+
+    def __post_init__(self):
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {self.runtime!r}")
+
+
+def _onnxruntime_installed() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _onnx_network(model: HFLNet, device: torch.device, config: InferenceConfig) -> Optional[OnnxNetwork]:
+    """The network exported and run by ONNX Runtime when `config.runtime` asks for it (None: run torch)."""
+    exact = config.optimize and config.precision == "fp32" and not config.compile
+    if config.runtime == "auto" and not (exact and device.type == "cpu" and _onnxruntime_installed()):
+        return None
+    if config.runtime == "onnx" and not exact:
+        raise ValueError("runtime 'onnx' runs the exact fp32 inference path: it needs optimize, precision fp32 "
+                         f"and no compile (got optimize={config.optimize}, precision={config.precision!r}, "
+                         f"compile={config.compile})")
+    try:
+        return OnnxNetwork(cached_export(model, config.onnx_cache_dir), device)
+    except (ImportError, RuntimeError, OSError) as error:
+        if config.runtime == "onnx":
+            raise
+        LOG.warning("ONNX Runtime path unavailable (%s); running torch", error)
+        return None
 
 
 def build_network(model: HFLNet, device: torch.device, config: InferenceConfig) -> Callable[..., HFLNetOutput]:
@@ -109,6 +146,10 @@ def build_network(model: HFLNet, device: torch.device, config: InferenceConfig) 
     HFLNetOutput, with the forward contract of `HFLNet.forward`."""
     if config.onnx_model:
         return OnnxNetwork(config.onnx_model, device)
+    if config.runtime != "torch":
+        network = _onnx_network(model, device, config)
+        if network is not None:
+            return network
     if not config.optimize:
         return model
     network = optimize_for_inference(model, device, config.precision, config.channels_last, config.compile)

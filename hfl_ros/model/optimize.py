@@ -31,6 +31,12 @@ from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
 LOG = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: What reduced precision costs, measured on trained-like weights (`hfl_ros.model.trained_like`, published
+#: shapes, several seeds; asserted in test/model/test_optimize.py): said wherever bf16 / fp16 is offered.
+BF16_ERROR_NOTE = ("Reduced precision is NOT exact: on weights with a trained network's statistics a bf16 "
+                   "backbone moved the root-relative joints by up to ~120 mm and the object pose by up to metres "
+                   "(fp16 less, still tens of mm); use it only after hfl-bench --checkpoint YOUR.pth shows "
+                   "the error on your checkpoint")
 #: HFLNet's convolutional decoders, run in channels_last order with the backbone.
 CONV_DECODERS = ("hand_head", "hand_encoder", "object_head")
 #: (convolution, the BatchNorm that directly follows it) attribute pairs inside blocks that are not Sequentials.
