@@ -41,6 +41,9 @@ END_REASONS = (END_LOST, END_NOT_CONFIRMED, END_REDETECTED, END_STALE, END_AREA,
                END_DISAGREEMENT, END_HAND_SCORE, END_DETECTOR_SCORE, END_SIDE)
 #: Score bonus of a detection whose handedness agrees with the track's side (scaled by its confidence).
 SIDE_BONUS = 0.2
+#: A detection covering this fraction of the smaller of its box and the predicted box may continue a track
+#: whatever their IoU (a hand entering the view grows from its fingertips to the whole hand in a few frames).
+MIN_COVER = 0.7
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ class Plausibility:
 @dataclass
 class SideVotes:
     """Handedness votes of one track: each detection adds its confidence to its label, older votes decay by
-    `decay` per detection; the side changes only when the other side leads by more than `hysteresis`."""
+    `decay` per detection; the side changes when the other side leads by more than `hysteresis`, or, while
+    the current side has fewer votes than that (a young track, e.g. one first seen as a few fingertips), by
+    more than the current side's votes."""
 
     side: str
     decay: float
@@ -80,7 +85,8 @@ class SideVotes:
         if handedness in self.votes:
             self.votes[handedness] += float(score)
         other = SIDES[1 - SIDES.index(self.side)]
-        return other if self.votes[other] - self.votes[self.side] > self.hysteresis else None
+        margin = min(self.hysteresis, self.votes[self.side])
+        return other if self.votes[other] - self.votes[self.side] > margin else None
 
 
 @dataclass
@@ -158,13 +164,20 @@ def _landmark_distance(track: HandTrack, detection: HandDetection, stamp: float)
 
 def match_score(track: HandTrack, detection: HandDetection, stamp: float, min_iou: float) -> Optional[float]:
     """How well a detection continues a track at `stamp` (s), or None when its box overlaps the predicted box
-    less than `min_iou`: overlap, minus the landmarks' distance, plus SIDE_BONUS x confidence when the
-    detection's handedness is the track's side."""
-    iou = box_iou(track.predicted(stamp), detection.box)
-    if iou < min_iou:
+    less than `min_iou` and covers less than MIN_COVER of the smaller box: overlap (IoU), minus the
+    landmarks' distance, plus SIDE_BONUS x confidence when the detection's handedness is the track's side."""
+    predicted = track.predicted(stamp)
+    iou = box_iou(predicted, detection.box)
+    if iou < min_iou and _cover(predicted, detection.box) < MIN_COVER:
         return None
     bonus = SIDE_BONUS * detection.score if detection.handedness == track.side else 0.0
     return iou - _landmark_distance(track, detection, stamp) + bonus
+
+
+def _cover(box_a: np.ndarray, box_b: np.ndarray) -> float:
+    """Intersection of two boxes (4,) px over the smaller one's area."""
+    overlap = np.clip(np.minimum(box_a[2:], box_b[2:]) - np.maximum(box_a[:2], box_b[:2]), 0, None)
+    return float(overlap.prod()) / max(min(box_area(box_a), box_area(box_b)), 1e-9)
 
 
 def associate(tracks: Sequence[HandTrack], detections: Sequence[HandDetection], stamp: float,

@@ -215,3 +215,14 @@ def test_two_hands_labelled_alike_at_first_swap_sides_when_the_votes_say_so():
         sides.append({t.side: t.track_id for t in targets})
     assert sides[-1] == {"left": ids["right"], "right": ids["left"]}  # sides swapped, identities kept
     assert policy.counts["track_losses"] == 0
+
+
+def test_a_hand_entering_the_view_keeps_its_track_and_takes_the_side_of_its_later_labels():
+    """Seen first as fingertips (a small box the detector labels wrongly), then growing into the whole hand."""
+    policy = BoxPolicy(PolicySettings(side_hysteresis=2.0, side_decay=0.98), detector=True)
+    boxes = [[276, 7, 327, 39], [228, 10, 332, 67], [217, 12, 332, 90], [218, 11, 333, 84]]
+    labels = [("right", 0.72), ("left", 0.86), ("left", 0.84), ("left", 0.79)]
+    seen = []
+    for frame, (box, (label, score)) in enumerate(zip(boxes, labels)):
+        seen.append([(t.side, t.track_id) for t in step(policy, frame / 30, [detection(box, label, score)])])
+    assert seen == [[("right", 1)], [("right", 1)], [("left", 1)], [("left", 1)]]
