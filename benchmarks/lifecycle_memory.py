@@ -19,7 +19,8 @@ system library when installed: apt-get install libjemalloc2 libtcmalloc-minimal4
 Printed per (allocator, part): RSS before the first cycle, after the first and the last release, the growth
 from the first to the last release (what repeated cycles add), the slope over the last half of the cycles
 (MB per cycle: about 0 is a plateau, a steady slope a leak), the same after malloc_trim (what glibc still
-holds as free memory is gone there), and the process's thread count (threads a part fails to stop stay).
+holds as free memory is gone there), the process's thread count (threads a part fails to stop stay), and
+the live Python objects of the parts' classes after the last release (a part kept alive would show here).
 """
 
 import argparse
@@ -59,6 +60,11 @@ DOMAIN_BASE, DOMAIN_SPAN = 1, 100
 #: s, longest wait for the node's result of one frame.
 RESULT_TIMEOUT_S = 120.0
 MIB = 1024 * 1024
+#: Classes whose live instances are counted after each release (0 after cleanup: nothing of them is kept).
+LIVE_TYPES = ("PerceptionPipeline", "HandObjectEstimator", "HFLNet", "OnnxNetwork", "InferenceSession",
+              "HandDetector", "HandLandmarker", "Tensor", "Parameter")
+#: Packages those classes come from (rclpy has a Parameter too).
+LIVE_MODULES = ("hfl_ros", "torch", "onnxruntime", "mediapipe")
 
 
 # ---------------------------------------------------------------------------------------------- measuring
@@ -273,12 +279,22 @@ def make_part(name: str) -> Part:
 
 
 # ---------------------------------------------------------------------------------------------- child
+def live_objects() -> Dict[str, int]:
+    """How many objects of each LIVE_TYPES class the garbage collector still tracks."""
+    counts = dict.fromkeys(LIVE_TYPES, 0)
+    for thing in gc.get_objects():
+        kind = type(thing)
+        if kind.__name__ in counts and (kind.__module__ or "").split(".")[0] in LIVE_MODULES:
+            counts[kind.__name__] += 1
+    return counts
+
+
 def measure(cycle: int) -> None:
-    """Print one JSON line: RSS, RSS after malloc_trim, threads."""
+    """Print one JSON line: RSS, RSS after malloc_trim, threads, live objects of the parts' classes."""
     rss = rss_mb()
     malloc_trim()
-    print(json.dumps({"cycle": cycle, "rss_mb": rss, "trimmed_mb": rss_mb(), "threads": _status_field("Threads")}),
-          flush=True)
+    print(json.dumps({"cycle": cycle, "rss_mb": rss, "trimmed_mb": rss_mb(), "threads": _status_field("Threads"),
+                      "live": live_objects()}), flush=True)
 
 
 def run_child(part_name: str, cycles: int, frames_per_cycle: int) -> None:
@@ -344,6 +360,7 @@ def summarise(rows: List[dict]) -> dict:
         "trimmed_growth_mb": last["trimmed_mb"] - first["trimmed_mb"],
         "trimmed_late_slope_mb_per_cycle": slope("trimmed_mb"),
         "threads_before": before["threads"], "threads_last": last["threads"],
+        "live_last": {name: count for name, count in last.get("live", {}).items() if count},
     }
 
 
@@ -392,7 +409,8 @@ def main() -> int:
                   f"late slope {summary['late_slope_mb_per_cycle']:+5.2f} MB/cycle | after malloc_trim "
                   f"{summary['trimmed_first_mb']:7.1f} -> {summary['trimmed_last_mb']:7.1f} "
                   f"({summary['trimmed_growth_mb']:+6.1f} MB, late {summary['trimmed_late_slope_mb_per_cycle']:+5.2f}"
-                  f" MB/cycle) | threads {summary['threads_before']} -> {summary['threads_last']}", flush=True)
+                  f" MB/cycle) | threads {summary['threads_before']} -> {summary['threads_last']} | live after the "
+                  f"last release: {summary['live_last']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0
