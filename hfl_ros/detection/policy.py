@@ -28,13 +28,13 @@ Object box (per hand): ``external``; else ``tracking`` (the previous frame's con
 track); else ``hand``: a region centred on the hand box, `object_from_hand_scale` times its size (a held
 object overlaps the hand), refined in the same frame from the object decoder's own control points
 (``refined``): another pass when the refined box's IoU with the one used is below `refine_min_iou`, at most
-`refine_max_passes` passes (`refine_object_box`).
+`refine_max_passes` passes (`hfl_ros.inference.tracking.refine_object_boxes`).
 
 Times are seconds (image stamps); boxes are [x1, y1, x2, y2] px of the image.
 """
 
 from dataclasses import dataclass, replace
-from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,9 +58,6 @@ HAND_BOX_SOURCES = (SOURCE_EXTERNAL, SOURCE_DETECTOR, SOURCE_TRACKING, SOURCE_RO
 OBJECT_BOX_SOURCES = (SOURCE_EXTERNAL, SOURCE_TRACKING, SOURCE_HAND, SOURCE_REFINED, SOURCE_ROI)
 HAND_SELECTIONS = ("right", "left", "larger", "holding")
 HAND_SIDES = ("auto", "right", "left")
-
-Result = TypeVar("Result")
-
 
 def roi_fractions(name: str, value: Optional[Sequence[float]]) -> Optional[Tuple[float, ...]]:
     """A box given as fractions of the image, checked (ValueError naming `name`); None for none or empty."""
@@ -234,28 +231,6 @@ def object_box_from_estimate(obj: ObjectEstimate, K: np.ndarray, control_points:
     return points_box(points)
 
 
-def refine_object_box(run: Callable[[np.ndarray], Result], start: SourcedBox,
-                      box_of: Callable[[Result], Optional[np.ndarray]],
-                      settings: PolicySettings) -> Tuple[Result, SourcedBox, int]:
-    """Run the network with an object box and, for a hand-centred or refined start, refine it in the frame.
-
-    run(object_box (4,) px) -> a result; box_of(result) -> the object box (4,) px it predicts, or None.
-    A new pass runs with the predicted box (source "refined") while that box's IoU with the box used is
-    below `refine_min_iou`, at most `refine_max_passes` passes in all. Boxes from other sources get one pass.
-    Returns (the last result, the box it was made with, the number of passes).
-    """
-    box, passes = start, 0
-    while True:
-        result = run(box.box)
-        passes += 1
-        if box.source not in (SOURCE_HAND, SOURCE_REFINED) or passes >= settings.refine_max_passes:
-            return result, box, passes
-        predicted = box_of(result)
-        if predicted is None or box_iou(predicted, box.box) >= settings.refine_min_iou:
-            return result, box, passes
-        box = SourcedBox(predicted, SOURCE_REFINED)
-
-
 def select_hand(detections: Sequence[HandDetection], selection: str, side_of: Callable[[HandDetection], str],
                 object_box: Optional[np.ndarray] = None) -> Optional[HandDetection]:
     """The detection to follow: by side ("right" / "left": that side only, the larger), "larger", or
@@ -327,11 +302,6 @@ class BoxPolicy:
             return rois
         return None
 
-    @property
-    def tracks(self) -> List[HandTrack]:
-        """The live tracks (read them, do not change them)."""
-        return list(self._tracks.values())
-
     def _fresh(self, track: HandTrack, stamp: float) -> bool:
         return 0.0 <= stamp - track.stamp <= self.settings.tracking_max_age
 
@@ -346,10 +316,6 @@ class BoxPolicy:
     def _external_hand(self, stamp: float) -> bool:
         external = self.external(stamp)
         return external is not None and external.hand_box is not None
-
-    def detection_due(self, stamp: float) -> bool:
-        """Whether the detector should run on the image stamped `stamp` (s)."""
-        return self.detection_request(stamp) is not None
 
     def detection_request(self, stamp: float) -> Optional[DetectionRequest]:
         """What the detector should do with the image stamped `stamp` (s); None: it need not run.
@@ -369,10 +335,6 @@ class BoxPolicy:
         search = not live or (missing and settings.search_every > 0 and (self._frames + 1) % settings.search_every == 0)
         return DetectionRequest(float(stamp), tuple(track.predicted(stamp) for track in live), search,
                                 settings.max_hands)
-
-    def hints(self, stamp: float) -> List[np.ndarray]:
-        """Boxes (4,) px where hands are expected in the image stamped `stamp` (for the detector's crops)."""
-        return [track.predicted(stamp) for track in self._tracks.values() if self._fresh(track, stamp)]
 
     def _fitter(self, image_size: Tuple[int, int]) -> Callable[[np.ndarray], Optional[np.ndarray]]:
         """box (4,) px -> the box grown to min_box_size and clipped to the image (None when outside it)."""
@@ -569,12 +531,6 @@ class BoxPolicy:
                 return sorted(targets, key=lambda target: -held(target))
         return sorted(targets, key=lambda target: -box_area(target.box.box))
 
-    def choose_hand(self, stamp: float, image_size: Tuple[int, int],
-                    detections: Optional[Sequence[HandDetection]] = None) -> Optional[HandTarget]:
-        """The primary hand of `choose_hands` (None when there is none)."""
-        targets = self.choose_hands(stamp, image_size, detections)
-        return targets[0] if targets else None
-
     def _track_of(self, hand: HandTarget) -> Optional[HandTrack]:
         track = self._tracks.get(hand.side)
         return track if track is not None and track.track_id == hand.track_id else None
@@ -626,8 +582,3 @@ class BoxPolicy:
             if object_box is not None:
                 object_box = resize_box(object_box, (object_box[2:] - object_box[:2]) * settings.object_tracking_margin)
             track.object_box, track.object_stamp = object_box, float(stamp)
-
-    def observe(self, stamp: float, hand: Optional[HandTarget], estimate: Optional[HandObjectEstimate],
-                K: np.ndarray, control_points: np.ndarray) -> None:
-        """`observe_hands` for one hand (None = no hand this frame)."""
-        self.observe_hands(stamp, [] if hand is None else [(hand, estimate)], K, control_points)

@@ -1,5 +1,5 @@
 """Box sources in order (external, detector, tracking, ROI), track judged by detections, hand selection,
-the hand-centred object box and its refinement from the decoder's control points."""
+the hand-centred object box and the object box seen by an estimate."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,7 @@ import pytest
 from hfl_ros.constants import CONTROL_POINT_LAYOUT
 from hfl_ros.detection.hand_detector import HandDetection
 from hfl_ros.detection.policy import (
-    BoxPolicy, ExternalRois, PolicySettings, SourcedBox, frame_object_name, object_box_from_estimate,
-    refine_object_box, select_hand,
+    BoxPolicy, ExternalRois, PolicySettings, frame_object_name, object_box_from_estimate, select_hand,
 )
 from hfl_ros.geometry.boxes import box_iou
 from hfl_ros.geometry.camera import points_box, project_points, transform_points
@@ -38,6 +37,20 @@ def estimate_with_hand(box, score=1.0, object_points=None):
     return HandObjectEstimate(hand, obj)
 
 
+def choose(policy, stamp, detections=None):
+    """The primary target of a frame (None: no hand)."""
+    targets = policy.choose_hands(stamp, SIZE, detections)
+    return targets[0] if targets else None
+
+
+def observe(policy, stamp, hand, estimate):
+    policy.observe_hands(stamp, [(hand, estimate)], K, CONTROL_POINTS)
+
+
+def due(policy, stamp):
+    return policy.detection_request(stamp) is not None
+
+
 def test_settings_reject_unknown_selection_and_bad_rois():
     with pytest.raises(ValueError, match="hand_selection"):
         PolicySettings(hand_selection="nearest")
@@ -48,12 +61,12 @@ def test_settings_reject_unknown_selection_and_bad_rois():
 def test_external_rois_come_first_then_detector():
     policy = BoxPolicy(PolicySettings(), detector=True)
     policy.set_external(ExternalRois(1.0, np.array([10, 10, 110, 110.0]), np.array([50, 50, 150, 150.0]), "mug", "left"))
-    assert not policy.detection_due(1.0)
-    hand = policy.choose_hand(1.0, SIZE, [detection([300, 300, 400, 400])])
+    assert not due(policy, 1.0)
+    hand = choose(policy, 1.0, [detection([300, 300, 400, 400])])
     assert (hand.box.source, hand.side) == ("external", "left")
     assert policy.object_start(1.0, SIZE, hand).source == "external"
-    assert policy.detection_due(2.0)  # the ROIs are too old for this stamp
-    hand = policy.choose_hand(2.0, SIZE, [detection([300, 300, 400, 400])])
+    assert due(policy, 2.0)  # the ROIs are too old for this stamp
+    hand = choose(policy, 2.0, [detection([300, 300, 400, 400])])
     assert hand.box.source == "detector"
     np.testing.assert_allclose(hand.box.box, [300, 300, 400, 400])
 
@@ -61,36 +74,36 @@ def test_external_rois_come_first_then_detector():
 def test_tracking_follows_the_estimate_between_detector_runs_every_n_frames():
     policy = BoxPolicy(PolicySettings(detect_every=3, tracking_margin=1.0), detector=True)
     truth = lambda frame: np.array([100.0 + 10 * frame, 100, 200 + 10 * frame, 200])  # noqa: E731
-    hand = policy.choose_hand(0.0, SIZE, [detection(truth(0))])
-    policy.observe(0.0, hand, estimate_with_hand(truth(0)), K, CONTROL_POINTS)
-    due, sources, ids = [], [], {hand.track_id}
+    hand = choose(policy, 0.0, [detection(truth(0))])
+    observe(policy, 0.0, hand, estimate_with_hand(truth(0)))
+    runs, sources, ids = [], [], {hand.track_id}
     for frame in range(1, 7):
         stamp = frame / 30
-        due.append(policy.detection_due(stamp))
-        hand = policy.choose_hand(stamp, SIZE, [detection(truth(frame))] if due[-1] else None)
+        runs.append(due(policy, stamp))
+        hand = choose(policy, stamp, [detection(truth(frame))] if runs[-1] else None)
         sources.append(hand.box.source)
         ids.add(hand.track_id)
         assert box_iou(hand.box.box, truth(frame)) > 0.8
-        policy.observe(stamp, hand, estimate_with_hand(truth(frame)), K, CONTROL_POINTS)
-    assert due == [False, False, True, False, False, True]
+        observe(policy, stamp, hand, estimate_with_hand(truth(frame)))
+    assert runs == [False, False, True, False, False, True]
     assert sources == ["tracking", "tracking", "detector", "tracking", "tracking", "detector"]
     assert len(ids) == 1 and policy.counts["track_losses"] == 0
 
 
 def test_tracked_box_moves_with_the_hand_velocity():
     policy = BoxPolicy(PolicySettings(tracking_margin=1.0, detect_every=0), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([100, 100, 200, 200])])
-    policy.observe(0.0, hand, estimate_with_hand([100, 100, 200, 200]), K, CONTROL_POINTS)
-    hand = policy.choose_hand(0.1, SIZE, None)
-    policy.observe(0.1, hand, estimate_with_hand([120, 100, 220, 200]), K, CONTROL_POINTS)
-    np.testing.assert_allclose(policy.choose_hand(0.2, SIZE, None).box.box, [140, 100, 240, 200], atol=1e-6)
+    hand = choose(policy, 0.0, [detection([100, 100, 200, 200])])
+    observe(policy, 0.0, hand, estimate_with_hand([100, 100, 200, 200]))
+    hand = choose(policy, 0.1, None)
+    observe(policy, 0.1, hand, estimate_with_hand([120, 100, 220, 200]))
+    np.testing.assert_allclose(choose(policy, 0.2, None).box.box, [140, 100, 240, 200], atol=1e-6)
 
 
 def test_detections_elsewhere_end_the_track_and_reacquire():
     policy = BoxPolicy(PolicySettings(detect_every=1), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([100, 100, 200, 200])])
-    policy.observe(0.0, hand, estimate_with_hand([100, 100, 200, 200]), K, CONTROL_POINTS)
-    hand = policy.choose_hand(0.1, SIZE, [detection([400, 250, 500, 350])])
+    hand = choose(policy, 0.0, [detection([100, 100, 200, 200])])
+    observe(policy, 0.0, hand, estimate_with_hand([100, 100, 200, 200]))
+    hand = choose(policy, 0.1, [detection([400, 250, 500, 350])])
     assert hand.box.source == "detector"
     np.testing.assert_allclose(hand.box.box, [400, 250, 500, 350])
     assert policy.counts == {"detector_runs": 2, "track_losses": 1, "reacquisitions": 1,
@@ -99,20 +112,20 @@ def test_detections_elsewhere_end_the_track_and_reacquire():
 
 def test_track_unseen_by_the_detector_ends_after_max_unconfirmed_runs():
     policy = BoxPolicy(PolicySettings(detect_every=1, max_unconfirmed=2), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([100, 100, 200, 200])])
-    policy.observe(0.0, hand, estimate_with_hand([100, 100, 200, 200]), K, CONTROL_POINTS)
-    hand = policy.choose_hand(0.1, SIZE, [])
+    hand = choose(policy, 0.0, [detection([100, 100, 200, 200])])
+    observe(policy, 0.0, hand, estimate_with_hand([100, 100, 200, 200]))
+    hand = choose(policy, 0.1, [])
     assert hand.box.source == "tracking"
-    policy.observe(0.1, hand, estimate_with_hand([100, 100, 200, 200]), K, CONTROL_POINTS)
-    assert policy.choose_hand(0.2, SIZE, []) is None
+    observe(policy, 0.1, hand, estimate_with_hand([100, 100, 200, 200]))
+    assert choose(policy, 0.2, []) is None
     assert policy.counts["track_losses"] == 1
 
 
 def test_initial_roi_is_the_last_resort_and_without_it_there_is_no_hand():
-    assert BoxPolicy(PolicySettings(), detector=False).choose_hand(0.0, SIZE) is None
+    assert choose(BoxPolicy(PolicySettings(), detector=False), 0.0) is None
     policy = BoxPolicy(PolicySettings(initial_hand_roi=(0.25, 0.25, 0.75, 0.75),
                                       initial_object_roi=(0.3, 0.3, 0.7, 0.7)), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [])
+    hand = choose(policy, 0.0, [])
     assert hand.box.source == "roi"
     np.testing.assert_allclose(hand.box.box, [160, 120, 480, 360])
     assert policy.object_start(0.0, SIZE, hand).source == "roi"
@@ -120,10 +133,10 @@ def test_initial_roi_is_the_last_resort_and_without_it_there_is_no_hand():
 
 def test_low_hand_score_ends_the_track():
     policy = BoxPolicy(PolicySettings(tracking_min_hand_score=0.5), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([100, 100, 200, 200])])
-    policy.observe(0.0, hand, estimate_with_hand([100, 100, 200, 200], score=0.2), K, CONTROL_POINTS)
-    assert policy.detection_due(0.1)
-    assert policy.choose_hand(0.1, SIZE, []) is None
+    hand = choose(policy, 0.0, [detection([100, 100, 200, 200])])
+    observe(policy, 0.0, hand, estimate_with_hand([100, 100, 200, 200], score=0.2))
+    assert due(policy, 0.1)
+    assert choose(policy, 0.1, []) is None
 
 
 @pytest.mark.parametrize("selection, expected", [("right", 0), ("left", 1), ("larger", 1), ("holding", 0)])
@@ -136,18 +149,18 @@ def test_hand_selection(selection, expected):
 def test_selection_by_side_ignores_the_other_side_and_forced_side_applies():
     assert select_hand([detection([0, 0, 50, 50], "right")], "left", lambda d: d.handedness) is None
     policy = BoxPolicy(PolicySettings(hand_side="left"), detector=True)
-    assert policy.choose_hand(0.0, SIZE, [detection([0, 0, 50, 50], "right")]).side == "left"
+    assert choose(policy, 0.0, [detection([0, 0, 50, 50], "right")]).side == "left"
 
 
 def test_object_box_starts_hand_centred_then_tracks():
     policy = BoxPolicy(PolicySettings(object_from_hand_scale=2.0), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([200, 200, 300, 300])])
+    hand = choose(policy, 0.0, [detection([200, 200, 300, 300])])
     start = policy.object_start(0.0, SIZE, hand)
     assert start.source == "hand"
     np.testing.assert_allclose(start.box, [150, 150, 350, 350])
     object_points = np.random.default_rng(0).uniform(220, 320, size=(21, 2))
-    policy.observe(0.0, hand, estimate_with_hand([200, 200, 300, 300], object_points=object_points), K, CONTROL_POINTS)
-    tracked = policy.object_start(0.1, SIZE, policy.choose_hand(0.1, SIZE, None))
+    observe(policy, 0.0, hand, estimate_with_hand([200, 200, 300, 300], object_points=object_points))
+    tracked = policy.object_start(0.1, SIZE, choose(policy, 0.1, None))
     assert tracked.source == "tracking"
     assert box_iou(tracked.box, points_box(object_points)) > 0.8
 
@@ -163,44 +176,6 @@ def test_object_box_from_estimate_uses_the_pose_else_confident_points():
     without = ObjectEstimate("thing", None, None, points, scores, 0, np.zeros(4), 0.2)
     np.testing.assert_allclose(object_box_from_estimate(without, K, CONTROL_POINTS), points_box(points[:5]))
     assert object_box_from_estimate(without, K, CONTROL_POINTS, min_points=6) is None
-
-
-def _decoder_given_true_points(truth_points, reach):
-    """The object decoder given the true control points (N, 2) px: confidence 1 for those within `reach` x
-    its box about the box centre, 0 (and clamped into that region) for the others. Returns (points, scores)."""
-    def run(box):
-        centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * reach / 2
-        seen = np.all(np.abs(truth_points - centre) <= half, axis=1)
-        return np.clip(truth_points, centre - half, centre + half), seen.astype(float)
-    return run
-
-
-def _confident_box(result):
-    points, scores = result
-    return points_box(points[scores >= 0.5]) if (scores >= 0.5).sum() >= 4 else None
-
-
-@pytest.mark.parametrize("passes, converged", [(1, False), (3, True)])
-def test_object_box_converges_onto_the_true_box_from_a_hand_centred_start(passes, converged):
-    truth = np.random.default_rng(1).uniform((330, 190), (420, 330), size=(21, 2))
-    true_box = points_box(truth)
-    policy = BoxPolicy(PolicySettings(refine_max_passes=passes), detector=True)
-    hand = policy.choose_hand(0.0, SIZE, [detection([220, 170, 340, 290])])
-    start = policy.object_start(0.0, SIZE, hand)
-    assert start.source == "hand" and box_iou(start.box, true_box) < 0.3
-    result, used, count = refine_object_box(_decoder_given_true_points(truth, 1.3), start, _confident_box,
-                                            policy.settings)
-    assert count == (2 if converged else 1)  # one refinement lands on the object; the next pass confirms it
-    assert (box_iou(used.box, true_box) > 0.99) is converged
-    assert used.source == ("refined" if converged else "hand")
-    assert result[1].all()
-
-
-def test_external_and_tracked_object_boxes_get_one_pass():
-    calls = []
-    run = lambda box: calls.append(box) or box  # noqa: E731
-    refine_object_box(run, SourcedBox(np.array([0.0, 0, 10, 10]), "tracking"), lambda b: b + 50, PolicySettings())
-    assert len(calls) == 1
 
 
 def test_frame_object_comes_from_the_external_class_when_registered():

@@ -8,10 +8,11 @@ import pytest
 
 from hfl_ros.data.synthetic import default_assets
 from hfl_ros.detection.hand_detector import HandDetector
-from hfl_ros.detection.policy import BoxPolicy, PolicySettings
+from hfl_ros.detection.policy import BoxPolicy, PolicySettings, SourcedBox
 from hfl_ros.evaluation.tracking_scenes import BoxLimitedOracle, render_sequence, sequence_object_model
 from hfl_ros.geometry.boxes import box_iou
-from hfl_ros.inference.tracking import HandObjectTracker
+from hfl_ros.geometry.camera import points_box
+from hfl_ros.inference.tracking import HandObjectTracker, refine_object_boxes
 from hfl_ros.objects import object_model_from_mesh
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 
@@ -98,3 +99,41 @@ def test_a_collapsed_refined_object_box_is_grown_to_the_smallest_box_size():
     assert frame.object_source == "refined" and frame.passes == 2 == len(decoder.object_boxes)
     refined = decoder.object_boxes[1]
     np.testing.assert_allclose(refined, [*np.subtract(decoder.POINT, 12.0), *np.add(decoder.POINT, 12.0)])
+
+
+def _decoder_given_true_points(truth_points, reach):
+    """The object decoder given the true control points (N, 2) px: confidence 1 for those within `reach` x
+    its box about the box centre, 0 (and clamped into that region) for the others. Returns (points, scores)."""
+    def run(box):
+        centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * reach / 2
+        seen = np.all(np.abs(truth_points - centre) <= half, axis=1)
+        return np.clip(truth_points, centre - half, centre + half), seen.astype(float)
+    return run
+
+
+def _confident_box(result):
+    points, scores = result
+    return points_box(points[scores >= 0.5]) if (scores >= 0.5).sum() >= 4 else None
+
+
+@pytest.mark.parametrize("passes, converged", [(1, False), (3, True)])
+def test_object_box_converges_onto_the_true_box_from_a_hand_centred_start(passes, converged):
+    """(Moved from test/detection/test_policy.py with the single-hand refine_object_box it tested.)"""
+    truth = np.random.default_rng(1).uniform((330, 190), (420, 330), size=(21, 2))
+    true_box = points_box(truth)
+    start = SourcedBox(np.array([160.0, 110, 400, 350]), "hand")  # the hand-centred box of hand [220, 170, 340, 290]
+    assert box_iou(start.box, true_box) < 0.3
+    decoder = _decoder_given_true_points(truth, 1.3)
+    [(result, used, count)] = refine_object_boxes(lambda indices, boxes: [decoder(box) for box in boxes], [start],
+                                                  _confident_box, PolicySettings(refine_max_passes=passes))
+    assert count == (2 if converged else 1)  # one refinement lands on the object; the next pass confirms it
+    assert (box_iou(used.box, true_box) > 0.99) is converged
+    assert used.source == ("refined" if converged else "hand")
+    assert result[1].all()
+
+
+def test_external_and_tracked_object_boxes_get_one_pass():
+    calls = []
+    refine_object_boxes(lambda indices, boxes: calls.append(boxes) or boxes,
+                        [SourcedBox(np.array([0.0, 0, 10, 10]), "tracking")], lambda b: b + 50, PolicySettings())
+    assert len(calls) == 1
