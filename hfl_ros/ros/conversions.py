@@ -245,11 +245,19 @@ def _transform(header: Header, child: str, rotation: np.ndarray, translation: np
     )
 
 
+def object_frame(frame_prefix: str, side: Optional[str] = None) -> str:
+    """TF frame of a held object: `<prefix>object` (one hand followed), or `<prefix><side>_object` (the object
+    of that hand when both hands are followed, e.g. hfl/left_object)."""
+    return frame_prefix + (OBJECT_FRAME if side is None else f"{side}_{OBJECT_FRAME}")
+
+
 def tf_message(estimate: HandObjectEstimate, header: Header, frame_prefix: str, include_hand: bool = True,
-               include_object: bool = True, include_joints: bool = False) -> TFMessage:
-    """TF from the image's frame to `<prefix><side>_wrist` (hand) and `<prefix>object` (only with an object
-    pose); include_joints adds `<prefix><side>_wrist` -> `<prefix><side>_<joint>` for the other 20 joints
-    (translation = the joint in the wrist frame, identity rotation)."""
+               include_object: bool = True, include_joints: bool = False,
+               object_side: Optional[str] = None) -> TFMessage:
+    """TF from the image's frame to `<prefix><side>_wrist` (hand) and the object frame (only with an object
+    pose; `object_frame(frame_prefix, object_side)`); include_joints adds `<prefix><side>_wrist` ->
+    `<prefix><side>_<joint>` for the other 20 joints (translation = the joint in the wrist frame, identity
+    rotation)."""
     transforms = []
     hand = estimate.hand
     if include_hand:
@@ -262,7 +270,8 @@ def tf_message(estimate: HandObjectEstimate, header: Header, frame_prefix: str, 
                               for name, point in zip(JOINT_NAMES[1:], joints[1:]))
     obj = estimate.object
     if include_object and obj.has_pose:
-        transforms.append(_transform(header, frame_prefix + OBJECT_FRAME, obj.rotation, obj.translation))
+        transforms.append(_transform(header, object_frame(frame_prefix, object_side), obj.rotation,
+                                     obj.translation))
     return TFMessage(transforms=transforms)
 
 
@@ -318,6 +327,12 @@ def marker_array(estimate: HandObjectEstimate, header: Header, object_control_po
     else:
         markers.append(_delete(header, namespace, MARKER_OBJECT_BOX))
     return MarkerArray(markers=markers)
+
+
+def delete_markers(header: Header, namespace: str = "hfl_ros") -> MarkerArray:
+    """DELETE for every marker of `namespace` (a hand that is no longer seen)."""
+    return MarkerArray(markers=[_delete(header, namespace, marker_id)
+                                for marker_id in (MARKER_HAND_MESH, MARKER_HAND_SKELETON, MARKER_OBJECT_BOX)])
 
 
 def _pose_record(pose: Pose) -> dict:

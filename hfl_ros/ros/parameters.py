@@ -198,10 +198,12 @@ class NodeSettings:
     filter_max_gap: float = parameter(0.5, "s without frames after which the filter restarts")
     # --- outputs
     frame_prefix: str = parameter("hfl/", "TF child frames are <prefix><side>_wrist (side: right or left) and "
-                                          "<prefix>object")
+                                          "<prefix>object (max_hands 2: <prefix><side>_object)")
     min_hand_score: float = parameter(0.0, "hand outputs (joints, wrist TF, hand markers) need this score")
     min_object_score: float = parameter(0.0, "object outputs (pose, TF, box marker) need this score")
     min_object_inliers: int = parameter(4, "object outputs need this many PnP inliers", at_least(0))
+    publish_hands: bool = parameter(True, "publish the per-frame hfl_ros/Hands (every hand, primary first) on "
+                                          "`hands`")
     publish_hand_object: bool = parameter(True, "publish the per-frame hfl_ros/HandObject on `hand_object`")
     publish_object_pose: bool = parameter(True, "publish geometry_msgs/PoseStamped on `object_pose`")
     publish_hand_joints: bool = parameter(True, "publish geometry_msgs/PoseArray (21 joints) on `hand_joints`")

@@ -5,7 +5,13 @@ image_transport:=compressed), `camera_info`, and optionally `rois` (hfl_ros/Hand
 Publishes: `hand_object` (hfl_ros/HandObject: raw and filtered estimate, box sources), `object_pose`
 (geometry_msgs/PoseStamped), `hand_joints` and `hand_joints_wrist` (geometry_msgs/PoseArray, camera and
 wrist frame), `markers` (visualization_msgs/MarkerArray) and `debug_image` (sensor_msgs/Image), both built
-only while subscribed, TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics.
+only while subscribed, TF on /tf (tf2_msgs/TFMessage: <prefix><side>_wrist, <prefix>object) and /diagnostics;
+`hands` (hfl_ros/Hands: every hand of the frame, primary first, each a HandObject with its side, track ids
+and its object). With max_hands 2 (one right and one left hand) every hand also gets TF
+<prefix><side>_wrist and <prefix><side>_object (its object; an object in both hands is published under
+both names with one pose), `<side>/hand_joints` and `<side>/hand_joints_wrist`, and markers in the
+namespace hfl_ros/<side>; `hand_object`, `object_pose`, `hand_joints` and `hand_joints_wrist` carry the
+primary hand (the one `hand_selection` picks), as with max_hands 1.
 
 Frames are processed off the callback, newest first: a frame arriving while another waits replaces it
 (counted as dropped). With `pipeline` (hfl_ros.ros.worker.PipelineWorker) stage 1 decodes the newest
@@ -42,10 +48,11 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from hfl_ros.constants import SIDES
 from hfl_ros.detection.hand_detector import HandDetector
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.msg import HandObject, HandObjectRois
+from hfl_ros.msg import HandObject, HandObjectRois, Hands
 from hfl_ros.objects import ObjectRegistry
 from hfl_ros.perception import FrameResult, HandResult
 from hfl_ros.perception.pipeline import DetectionStep, PerceptionPipeline
@@ -59,6 +66,8 @@ from hfl_ros.ros.worker import LatestFrameWorker, PipelineWorker
 from tf2_msgs.msg import TFMessage
 
 NODE_NAME = "perception_node"
+#: Marker namespace (max_hands 2: one per side, <namespace>/<side>).
+MARKER_NAMESPACE = "hfl_ros"
 UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
 #: s to wait for the frame in progress when the node is cleaned up or destroyed.
 WORKER_STOP_TIMEOUT = 30.0
@@ -241,6 +250,13 @@ class PerceptionNode(LifecycleNode):
             "debug_image": (settings.publish_debug_image, Image, "debug_image",
                             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
         }
+        wanted["hands"] = (settings.publish_hands, Hands, "hands", reliable)
+        if settings.max_hands == 2:
+            for side in SIDES:
+                wanted[f"{side}/hand_joints"] = (settings.publish_hand_joints, PoseArray, f"{side}/hand_joints",
+                                                 reliable)
+                wanted[f"{side}/hand_joints_wrist"] = (settings.publish_hand_joints_wrist, PoseArray,
+                                                       f"{side}/hand_joints_wrist", reliable)
         self._outputs = {key: self.create_lifecycle_publisher(msg_type, topic, qos)
                             for key, (enabled, msg_type, topic, qos) in wanted.items() if enabled}
 
@@ -349,13 +365,17 @@ class PerceptionNode(LifecycleNode):
         if "hand_object" in publishers:
             publishers["hand_object"].publish(conversions.hand_object_message(
                 hand, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
-        if hand is not None:
-            self._publish_poses(header, hand)
+        if "hands" in publishers:
+            publishers["hands"].publish(conversions.hands_message(
+                result.hands, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
+        self._publish_poses(header, result)
         debug = publishers.get("debug_image")
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""
-            overlay = rgb if hand is None else draw_estimate(rgb, K, hand.estimate,
-                                                             self._registry.model(hand.object_name), banner=banner)
+            overlay = rgb
+            for index, shown in enumerate(result.hands):
+                overlay = draw_estimate(overlay, K, shown.estimate, self._registry.model(shown.object_name),
+                                        banner=banner if index == 0 else "")
             debug.publish(conversions.image_message(overlay, header))
         now = self.get_clock().now().nanoseconds * 1e-9
         self.stats.frame_published(PublishedFrame(
@@ -367,27 +387,52 @@ class PerceptionNode(LifecycleNode):
             filter_counts=self._pipeline.filter_counts,
         ))
 
-    def _publish_poses(self, header: Header, hand: HandResult) -> None:
-        """TF, object_pose, hand_joints, hand_joints_wrist and markers of one hand: its output poses (the
-        filtered ones with `outputs_filtered` and the filter on, else the raw ones); each part only when it
-        passed the quality gate."""
+    def _publish_poses(self, header: Header, result: FrameResult) -> None:
+        """TF, object_pose, hand_joints, hand_joints_wrist and markers of the frame's hands: their output poses
+        (the filtered ones with `outputs_filtered` and the filter on, else the raw ones); each part only when it
+        passed the quality gate. The primary hand on the single-hand topics; with max_hands 2 every hand on its
+        side's topics, TF frames and marker namespace."""
         settings, publishers = self._settings, self._outputs
-        estimate, hand_ok, object_ok = hand.output, hand.hand_shown, hand.object_shown
-        if "object_pose" in publishers and object_ok:
-            publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
-        if "hand_joints" in publishers and hand_ok:
-            publishers["hand_joints"].publish(conversions.hand_joints_message(estimate, header))
-        if "hand_joints_wrist" in publishers and hand_ok:
-            publishers["hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
-                estimate, header, settings.frame_prefix))
-        if "tf" in publishers and (hand_ok or object_ok):
-            publishers["tf"].publish(conversions.tf_message(estimate, header, settings.frame_prefix, hand_ok,
-                                                            object_ok, include_joints=settings.publish_joint_tf))
+        both = settings.max_hands == 2
+        transforms = []
+        primary = result.hand
+        if primary is not None:
+            estimate = primary.output
+            if "object_pose" in publishers and primary.object_shown:
+                publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
+            if "hand_joints" in publishers and primary.hand_shown:
+                publishers["hand_joints"].publish(conversions.hand_joints_message(estimate, header))
+            if "hand_joints_wrist" in publishers and primary.hand_shown:
+                publishers["hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
+                    estimate, header, settings.frame_prefix))
+        for hand in result.hands:
+            estimate, side = hand.output, hand.side
+            if both and hand.hand_shown:
+                if f"{side}/hand_joints" in publishers:
+                    publishers[f"{side}/hand_joints"].publish(conversions.hand_joints_message(estimate, header))
+                if f"{side}/hand_joints_wrist" in publishers:
+                    publishers[f"{side}/hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
+                        estimate, header, settings.frame_prefix))
+            transforms.extend(conversions.tf_message(
+                estimate, header, settings.frame_prefix, hand.hand_shown, hand.object_shown,
+                include_joints=settings.publish_joint_tf, object_side=side if both else None).transforms)
+        if "tf" in publishers and transforms:
+            publishers["tf"].publish(TFMessage(transforms=transforms))
         markers = publishers.get("markers")
-        if markers is not None and markers.get_subscription_count() > 0:  # the hand mesh: 4614 points to build
-            markers.publish(conversions.marker_array(
-                estimate, header, self._registry.model(hand.object_name).control_points,
-                lifetime=settings.marker_lifetime, include_hand=hand_ok, include_object=object_ok))
+        if markers is None or markers.get_subscription_count() == 0:  # the hand mesh: 4614 points to build
+            return
+        if not both:
+            if primary is not None:
+                markers.publish(conversions.marker_array(
+                    primary.output, header, self._registry.model(primary.object_name).control_points,
+                    lifetime=settings.marker_lifetime, include_hand=primary.hand_shown,
+                    include_object=primary.object_shown))
+            return
+        for side in SIDES:
+            hand, namespace = result.side(side), f"{MARKER_NAMESPACE}/{side}"
+            markers.publish(conversions.delete_markers(header, namespace) if hand is None else conversions.marker_array(
+                hand.output, header, self._registry.model(hand.object_name).control_points, namespace=namespace,
+                lifetime=settings.marker_lifetime, include_hand=hand.hand_shown, include_object=hand.object_shown))
 
     # ----------------------------------------------------------------------------------------- diagnostics
     def _problems(self) -> tuple:

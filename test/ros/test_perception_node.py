@@ -30,13 +30,14 @@ import yaml
 rclpy = pytest.importorskip("rclpy", exc_type=ImportError,
                             reason="rclpy is not importable: run scripts/setup_ros.sh (ROS 2 Jazzy wheels)")
 
+from geometry_msgs.msg import PoseArray  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
@@ -48,7 +49,7 @@ from hfl_ros.geometry.boxes import box_iou  # noqa: E402
 from hfl_ros.geometry.object_pose import ObjectPoseSettings  # noqa: E402
 from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
-from hfl_ros.msg import HandObjectRois  # noqa: E402
+from hfl_ros.msg import HandObjectRois, Hands  # noqa: E402
 from hfl_ros.ros.conversions import box_from_roi, camera_info_message, image_message, roi_from_box, \
     stamp_seconds  # noqa: E402
 from hfl_ros.ros.demo import isolated_environment, node_parameters, start_process, stop_process  # noqa: E402
@@ -72,7 +73,7 @@ MAX_PIXELS = 400_000
 #: Parameters the stand-in node starts with (over the shipped file) and that tests change; the `standin`
 #: fixture restores them. Boxes from the fixed ROI unless a test turns the detector on.
 STANDIN_PARAMETERS = {"image_transport": "raw", "detector": False, "use_initial_roi": True, "filter": True,
-                      "outputs_filtered": True, "publish_joint_tf": False, "pipeline": True,
+                      "outputs_filtered": True, "publish_joint_tf": False, "pipeline": True, "max_hands": 1,
                       # the stand-in's flat hand boxes to ~57 x 8 px in the 64 x 60 px initial ROI: the
                       # policy's plausibility bounds (area and aspect change x1.5 per frame against the box
                       # the network was given) would end every ROI track before the joints box the hand
@@ -945,3 +946,45 @@ def test_node_over_dds_and_hfl_video_give_the_same_raw_and_filtered_outputs(ros,
         if filtered_object.valid:
             np.testing.assert_allclose(_pose_of(filtered_object.pose), obj["filtered"]["pose"], rtol=0,
                                        atol=VIDEO_ROUNDING)
+
+
+def test_two_hands_each_get_their_message_entry_tf_frames_joint_topics_and_markers(ros, standin):
+    """max_hands 2 over DDS: a right hand and its mirror image (a left hand) side by side in one frame."""
+    frame = render_sequence(18, 1)[0]
+    width = frame.image.shape[1]
+    top, bottom = 120, 420  # the rows with the hands: 1280 x 300 px, under the node's max_image_pixels
+    image = np.ascontiguousarray(np.concatenate((frame.image[top:bottom, ::-1], frame.image[top:bottom]), axis=1))
+    K_pair = frame.annotation.K.copy()
+    K_pair[0, 2] += width
+    K_pair[1, 2] -= top
+    recorder, camera = ros.recorders[STANDIN_NS], ros.cameras[STANDIN_NS]
+    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    recorder.record(Hands, f"{STANDIN_NS}/hands", "hands", reliable)
+    for side in ("right", "left"):
+        recorder.record(PoseArray, f"{STANDIN_NS}/{side}/hand_joints_wrist", f"{side}/hand_joints_wrist", reliable)
+    _reconfigure(ros, STANDIN_NS, detector=True, use_initial_roi=False, max_hands=2)
+    t = next(EPOCHS)
+    camera.info.publish(camera_info_message(K_pair, 2 * width, image.shape[0], _header(t)))
+    camera.image.publish(image_message(image, _header(t)))
+    hands = _wait_output(recorder, "hands", t)
+    assert hands, standin.log_tail()
+    entries = {entry.side: entry for entry in hands[0].hands}
+    assert sorted(entries) == ["left", "right"] and all(entry.hand_found for entry in hands[0].hands)
+    assert entries["right"].track_id != entries["left"].track_id
+    assert entries["right"].hand.box.x_offset > width > entries["left"].hand.box.x_offset + entries["left"].hand.box.width
+    primary = _wait_output(recorder, "hand_object", t)[0]
+    assert (primary.side, primary.track_id) == (hands[0].hands[0].side, hands[0].hands[0].track_id)
+    for side in ("right", "left"):
+        joints = _wait_output(recorder, f"{side}/hand_joints_wrist", t)
+        assert joints and joints[0].header.frame_id == f"hfl/{side}_wrist" and len(joints[0].poses) == NUM_JOINTS
+    recorder.wait_for(lambda r: len({transform.child_frame_id for transform in _with_stamp(r, "tf", t)}) >= 4,
+                      OUTPUT_TIMEOUT)
+    frames = {transform.child_frame_id: transform for transform in _with_stamp(recorder, "tf", t)}
+    assert set(frames) == {"hfl/right_wrist", "hfl/left_wrist", "hfl/right_object", "hfl/left_object"}
+    for side in ("right", "left"):  # each wrist where its hand's message puts it
+        wrist, joint = frames[f"hfl/{side}_wrist"].transform.translation, entries[side].hand.joints[0]
+        assert (wrist.x, wrist.y, wrist.z) == pytest.approx((joint.x, joint.y, joint.z))
+    recorder.wait_for(lambda r: len({m.ns for a in _with_stamp(r, "markers", t) for m in a.markers}) >= 2,
+                      OUTPUT_TIMEOUT)
+    namespaces = {marker.ns for array in _with_stamp(recorder, "markers", t) for marker in array.markers}
+    assert namespaces == {"hfl_ros/right", "hfl_ros/left"}
