@@ -54,7 +54,7 @@ from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
 from hfl_ros.msg import HandObject, HandObjectRois, Hands
 from hfl_ros.objects import ObjectRegistry
-from hfl_ros.perception import FrameResult, HandResult
+from hfl_ros.perception import FrameResult
 from hfl_ros.perception.pipeline import DetectionStep, PerceptionPipeline
 from hfl_ros.ros import conversions
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
