@@ -30,13 +30,21 @@ from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
 
 LOG = logging.getLogger(__name__)
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-#: What reduced precision costs, measured on trained-like weights (`hfl_ros.model.trained_like`, published
-#: shapes, several seeds; asserted in test/model/test_optimize.py): said wherever bf16 / fp16 is offered.
+PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: How float32 convolutions and matrix products run on CUDA: IEEE (equal to the CPU within float rounding;
+#: torch's default for cuDNN convolutions is TF32, whose 10-bit mantissa breaks that) for every precision
+#: but "tf32", which asks for TF32 (faster on Ampere and later; not exact).
+#: What a reduced-precision backbone costs: the largest move of the root-relative joints (mm) from the
+#: float32 network, measured on trained-like weights (`hfl_ros.model.trained_like`: the published shapes,
+#: a trained ResNet's per-layer statistics; seeds 0-3: bf16 34-120 mm, fp16 13-32 mm) and asserted on them
+#: in test/model/test_optimize.py. Every single backbone stage in bf16 alone already moved them >= 5.9 mm,
+#: so no mixed-precision split keeps 1 mm on these weights.
+REDUCED_PRECISION_JOINT_ERROR_MM = {"bf16": 150.0, "fp16": 40.0}
+#: Said wherever bf16 / fp16 is offered (--help, node parameter, README).
 BF16_ERROR_NOTE = ("Reduced precision is NOT exact: on weights with a trained network's statistics a bf16 "
-                   "backbone moved the root-relative joints by up to ~120 mm and the object pose by up to metres "
-                   "(fp16 less, still tens of mm); use it only after hfl-bench --checkpoint YOUR.pth shows "
-                   "the error on your checkpoint")
+                   "backbone moved the root-relative joints by up to 120 mm (fp16: 32 mm) and the object pose "
+                   "after PnP by up to metres; use it only after `hfl-bench --checkpoint YOURS` shows the "
+                   "error on your checkpoint")
 #: HFLNet's convolutional decoders, run in channels_last order with the backbone.
 CONV_DECODERS = ("hand_head", "hand_encoder", "object_head")
 #: (convolution, the BatchNorm that directly follows it) attribute pairs inside blocks that are not Sequentials.
@@ -119,27 +127,49 @@ class BackboneInPrecision(nn.Module):
                 p_object.to(torch.float32, memory_format=torch.contiguous_format))
 
 
+class CudaFloat32Math(nn.Module):
+    """Runs `module` with CUDA float32 convolutions and matrix products in `math` ("ieee" or "tf32"),
+    restoring torch's global setting after each call (CUDA graphs capture the kernels chosen inside)."""
+
+    def __init__(self, module: nn.Module, math: str):
+        super().__init__()
+        self.module = module
+        self.math = math
+
+    def forward(self, *inputs: torch.Tensor) -> HFLNetOutput:
+        conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+        saved = conv.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = matmul.fp32_precision = self.math
+        try:
+            return self.module(*inputs)
+        finally:
+            conv.fp32_precision, matmul.fp32_precision = saved
+
+
 class EagerFallback(nn.Module):
-    """Runs `compiled` (a torch.compile of `module`); if its first call fails to compile, logs why and runs
-    `module` eagerly from then on. The result is the module's `HFLNetOutput` either way."""
+    """Runs `compiled` (a torch.compile of `module`); if a call fails to compile (the first one, or a
+    recompilation for a new input shape later), logs why and runs `module` eagerly from then on. The result
+    is the module's `HFLNetOutput` either way; an error that eager execution raises too is raised."""
 
     def __init__(self, module: nn.Module, compiled: Callable[..., HFLNetOutput]):
         super().__init__()
         self.module = module
         self._compiled = compiled
-        self._checked = False
+
+    @property
+    def eager(self) -> bool:
+        """Whether compilation failed and the module now runs eagerly."""
+        return self._compiled is self.module
 
     def forward(self, *inputs: torch.Tensor) -> HFLNetOutput:
-        if self._checked:
-            return self._compiled(*inputs)
+        if self.eager:
+            return self.module(*inputs)
         try:
-            out = self._compiled(*inputs)
+            return self._compiled(*inputs)
         except Exception as error:  # noqa: BLE001 - any compiler failure means: run eagerly
             LOG.warning("torch.compile failed (%s: %s); running eagerly", type(error).__name__, error)
             self._compiled = self.module
-            out = self.module(*inputs)
-        self._checked = True
-        return out
+            return self.module(*inputs)
 
 
 def compile_with_fallback(module: nn.Module, **compile_options) -> nn.Module:
@@ -151,16 +181,22 @@ def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32",
                            compile: bool = False, low_precision_stages: Optional[Sequence[str]] = None) -> nn.Module:
     """A frozen, faster copy of `model` on `device` with the same forward contract and `HFLNetOutput`.
 
-    precision: "fp32" (equal to the plain model within float rounding), "bf16" or "fp16" (the backbone
-    only; the error this costs is reported by `hfl-bench` and bounded in the tests). channels_last: memory
-    order of the backbone and the convolutional decoders. compile: wrap the result in torch.compile (eager
-    fallback). The input `model` is left untouched.
+    precision: "fp32" (equal to the plain model within float rounding; IEEE float32 math on CUDA too),
+    "tf32" (CUDA: float32 weights, TF32 convolutions and matrix products), "bf16" or "fp16" (the backbone,
+    or its `low_precision_stages` only: names of its direct children; the error this costs is
+    REDUCED_PRECISION_JOINT_ERROR_MM, reported by `hfl-bench`). channels_last: memory order of the
+    backbone and the convolutional decoders. compile: wrap the result in torch.compile (eager fallback).
+    The input `model` is left untouched.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     device = torch.device(device)
+    if precision == "tf32" and device.type != "cuda":
+        raise ValueError(f"precision 'tf32' is a CUDA precision (TF32 tensor cores), not for {device}")
     if precision == "bf16" and device.type == "cpu" and not bf16_supported():
         LOG.warning("this CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 will be slow")
+    if precision in ("bf16", "fp16"):
+        LOG.warning("%s backbone: %s", precision, BF16_ERROR_NOTE)
     optimized = copy.deepcopy(model).to(device).eval().requires_grad_(False)
     fold_batch_norms(optimized)
     optimized.backbone = BackboneInPrecision(optimized.backbone, PRECISIONS[precision], channels_last,
@@ -168,6 +204,8 @@ def optimize_for_inference(model: HFLNet, device="cpu", precision: str = "fp32",
     if channels_last:
         for name in CONV_DECODERS:
             getattr(optimized, name).to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        optimized = CudaFloat32Math(optimized, "tf32" if precision == "tf32" else "ieee")
     if compile:
         return compile_with_fallback(optimized)
     return optimized
@@ -200,16 +238,27 @@ class CudaGraphRunner(nn.Module):
         return tuple(self._graphs)
 
     def _capture(self, inputs: Tuple[torch.Tensor, ...]) -> None:
-        static_inputs = tuple(tensor.clone() for tensor in inputs)
-        side = torch.cuda.Stream(device=inputs[0].device)
-        side.wait_stream(torch.cuda.current_stream(inputs[0].device))
-        with torch.cuda.stream(side):
-            for _ in range(self.WARMUP_CALLS):  # kernels selected and memory pooled before capture
-                self.module(*static_inputs)
-        torch.cuda.current_stream(inputs[0].device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            static_output = self.module(*static_inputs)
+        """Capture a graph for the shapes of `inputs` (under their device, whatever the current one is) and
+        check that replaying it writes every output (an empty capture would return stale outputs)."""
+        device = inputs[0].device
+        with torch.cuda.device(device):
+            static_inputs = tuple(tensor.clone() for tensor in inputs)
+            side = torch.cuda.Stream(device=device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                for _ in range(self.WARMUP_CALLS):  # kernels selected and memory pooled before capture
+                    self.module(*static_inputs)
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                static_output = self.module(*static_inputs)
+            outputs = [getattr(static_output, field.name) for field in dataclasses.fields(static_output)]
+            for tensor in outputs:
+                tensor.fill_(float("nan"))
+            graph.replay()
+            if any(bool(tensor.isnan().any()) for tensor in outputs):
+                raise RuntimeError("the captured graph left outputs unwritten (nothing was captured on "
+                                   f"{device}'s stream)")
         self._graphs[tuple(tensor.shape for tensor in inputs)] = (graph, static_inputs, static_output)
 
     def forward(self, images: torch.Tensor, hand_boxes: torch.Tensor, object_boxes: torch.Tensor) -> HFLNetOutput:
@@ -228,9 +277,10 @@ class CudaGraphRunner(nn.Module):
                 self._graphs.clear()
                 return self.module(*inputs)
         graph, static_inputs, static_output = self._graphs[shapes]
-        for static, tensor in zip(static_inputs, inputs):
-            static.copy_(tensor)
-        graph.replay()
+        with torch.cuda.device(images.device):
+            for static, tensor in zip(static_inputs, inputs):
+                static.copy_(tensor)
+            graph.replay()
         return static_output
 
 
