@@ -34,6 +34,14 @@ def crop_theta(affine: np.ndarray, image_size, size: int = CROP_SIZE) -> np.ndar
     return theta[:2]
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU `tensor` on `device`; to CUDA through pinned memory without blocking the host (a copy from
+    pageable memory would wait for the device's queued work: a host synchronisation per copy)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def crop_torch(image: torch.Tensor, affine: np.ndarray, size: int = CROP_SIZE) -> torch.Tensor:
     """image: (H, W, 3) uint8 tensor on any device; affine: (2, 3) image px -> crop px.
 
@@ -41,7 +49,7 @@ def crop_torch(image: torch.Tensor, affine: np.ndarray, size: int = CROP_SIZE) -
     `crop_cv2` cuts, up to OpenCV's 1/32-px fixed-point interpolation weights.
     """
     height, width = image.shape[:2]
-    theta = torch.as_tensor(crop_theta(affine, (width, height), size), dtype=torch.float32, device=image.device)
+    theta = to_device(torch.as_tensor(crop_theta(affine, (width, height), size), dtype=torch.float32), image.device)
     grid = F.affine_grid(theta[None], [1, 3, size, size], align_corners=False)
     pixels = image.permute(2, 0, 1)[None].to(torch.float32)
     crop = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -33,7 +33,7 @@ from hfl_ros.geometry.hand_pose import solve_root_translation, weak_perspective_
 from hfl_ros.geometry.object_pose import ObjectPoseSettings, best_control_points, estimate_object_pose
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
-from hfl_ros.inference.crop import crop_cv2, crop_torch
+from hfl_ros.inference.crop import crop_cv2, crop_torch, to_device
 from hfl_ros.mano import load_mano
 from hfl_ros.model.checkpoint import load_checkpoint
 from hfl_ros.model.export import OnnxNetwork, cached_export
@@ -244,7 +244,7 @@ class HandObjectEstimator:
         uploaded.synchronize()
         host.numpy()[...] = image
         on_device = host.to(self.device, non_blocking=True)
-        uploaded.record()
+        uploaded.record(torch.cuda.current_stream(self.device))
         return on_device
 
     def prepare(self, image: np.ndarray, K: np.ndarray, hand_box: np.ndarray, object_box: np.ndarray,
@@ -279,7 +279,7 @@ class HandObjectEstimator:
             images = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
         boxes = np.stack([geometry.hand_crop_box for geometry in geometries]
                          + [geometry.object_crop_box for geometry in geometries])
-        boxes = torch.from_numpy(boxes).float().to(self.device)
+        boxes = to_device(torch.from_numpy(boxes).float(), self.device)
         return PreparedFrame(geometries=geometries, images=images, hand_boxes=boxes[:len(requests)],
                              object_boxes=boxes[len(requests):],
                              object_models=tuple(request.object_model for request in requests),
