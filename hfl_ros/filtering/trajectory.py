@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from hfl_ros.constants import JOINT_NAMES, NUM_JOINTS
+from hfl_ros.constants import JOINT_NAMES, NUM_JOINTS, SIDES
 from hfl_ros.filtering.hand_object import FilteredFrame, HandObjectFilter, HandObservation, ObjectObservation
 from hfl_ros.filtering.track import FilterSettings
 from hfl_ros.retargeting import joints_in_wrist_frame
@@ -136,50 +136,76 @@ def read_trajectory(path: PathLike) -> List[Record]:
     return records
 
 
+def _side_record(record: Record, side: str) -> Record:
+    """The hand of `side` in a record's `hands` list (and its object) as a one-hand record ({} without it)."""
+    for entry in record.get("hands") or ():
+        if isinstance(entry, dict) and entry.get("side") == side:
+            return {"hand": {key: value for key, value in entry.items() if key != "object"},
+                    "object": entry.get("object")}
+    return {}
+
+
+def _empty_arrays(count: int, prefix: str) -> Dict[str, np.ndarray]:
+    arrays = {prefix + "hand_side": np.full(count, "", dtype="<U8"),
+              prefix + "object_name": np.full(count, "", dtype="<U64"),
+              prefix + "hand_gated": np.zeros(count, dtype=bool), prefix + "object_gated": np.zeros(count, dtype=bool)}
+    for filtered in ("", "filtered_"):
+        arrays[prefix + filtered + "hand_valid"] = np.zeros(count, dtype=bool)
+        arrays[prefix + filtered + "object_valid"] = np.zeros(count, dtype=bool)
+        for key, shape in (("joints", (NUM_JOINTS, 3)), ("joints_wrist", (NUM_JOINTS, 3)), ("wrist_pose", (4, 4)),
+                           ("object_pose", (4, 4))):
+            arrays[prefix + filtered + key] = np.full((count,) + shape, np.nan)
+    return arrays
+
+
+def _fill(arrays: Dict[str, np.ndarray], i: int, record: Record, where: str, prefix: str) -> None:
+    """Frame i of the arrays named `prefix`... from a one-hand record."""
+    hand, obj = observations_from_record(record, where)
+    if hand is not None:
+        arrays[prefix + "hand_valid"][i], arrays[prefix + "hand_side"][i] = True, hand.side
+        arrays[prefix + "joints"][i], arrays[prefix + "wrist_pose"][i] = hand.joints, hand.wrist_pose
+        arrays[prefix + "joints_wrist"][i] = joints_in_wrist_frame(hand.joints, hand.wrist_pose)
+        filtered = _part(record, where, "hand", "filtered")
+        if filtered is not None:
+            arrays[prefix + "filtered_hand_valid"][i] = True
+            arrays[prefix + "hand_gated"][i] = bool(filtered.get("gated"))
+            for key, shape in (("joints", (NUM_JOINTS, 3)), ("joints_wrist", (NUM_JOINTS, 3)), ("wrist_pose", (4, 4))):
+                arrays[prefix + "filtered_" + key][i] = _array(filtered.get(key), where, "hand.filtered." + key, shape)
+    if obj is not None:
+        arrays[prefix + "object_valid"][i], arrays[prefix + "object_name"][i] = True, obj.name
+        arrays[prefix + "object_pose"][i] = obj.pose
+    filtered = _part(record, where, "object", "filtered")
+    if filtered is not None:
+        arrays[prefix + "filtered_object_valid"][i] = True
+        arrays[prefix + "object_gated"][i] = bool(filtered.get("gated"))
+        arrays[prefix + "filtered_object_pose"][i] = _array(filtered.get("pose"), where, "object.filtered.pose", (4, 4))
+
+
 def trajectory_arrays(records: List[Record], stamp_key: str = "stamp") -> Dict[str, np.ndarray]:
     """The trajectory as arrays over its T frames; NaN where the matching *_valid mask is False.
 
     stamps (T,) s; joint_names (21,) (JOINT_NAMES; MediaPipe order: hfl_ros.retargeting).
-    Raw: hand_valid (T,) bool, hand_side (T,) str, joints (T, 21, 3) m camera frame, joints_wrist
-    (T, 21, 3) m wrist frame, wrist_pose (T, 4, 4) camera-from-wrist; object_valid (T,) bool (a pose
-    exists), object_name (T,) str, object_pose (T, 4, 4) camera-from-object.
+    The first hand of each frame (`hand` / `object`): raw: hand_valid (T,) bool, hand_side (T,) str, joints
+    (T, 21, 3) m camera frame, joints_wrist (T, 21, 3) m wrist frame, wrist_pose (T, 4, 4) camera-from-wrist;
+    object_valid (T,) bool (a pose exists), object_name (T,) str, object_pose (T, 4, 4) camera-from-object.
     Filtered (valid only where the records carry filtered fields): filtered_hand_valid, filtered_joints,
     filtered_joints_wrist, filtered_wrist_pose, hand_gated (T,) bool; filtered_object_valid,
     filtered_object_pose, object_gated.
+    Per side (from the records' `hands` lists, hfl-video --max-hands 2): the same arrays prefixed `right_` and
+    `left_` (right_joints, left_filtered_wrist_pose, left_object_pose, ...), each hand's own object.
     """
     count = len(records)
     arrays: Dict[str, np.ndarray] = {
         "stamps": np.array([_stamp(record, f"record {i}", stamp_key) for i, record in enumerate(records)]),
         "joint_names": np.array(JOINT_NAMES),
-        "hand_side": np.full(count, "", dtype="<U8"), "object_name": np.full(count, "", dtype="<U64"),
     }
-    for prefix in ("", "filtered_"):
-        arrays[prefix + "hand_valid"] = np.zeros(count, dtype=bool)
-        arrays[prefix + "object_valid"] = np.zeros(count, dtype=bool)
-        for key, shape in (("joints", (NUM_JOINTS, 3)), ("joints_wrist", (NUM_JOINTS, 3)), ("wrist_pose", (4, 4)),
-                           ("object_pose", (4, 4))):
-            arrays[prefix + key] = np.full((count,) + shape, np.nan)
-    arrays["hand_gated"] = np.zeros(count, dtype=bool)
-    arrays["object_gated"] = np.zeros(count, dtype=bool)
+    for prefix in ("",) + tuple(f"{side}_" for side in SIDES):
+        arrays.update(_empty_arrays(count, prefix))
     for i, record in enumerate(records):
         where = f"record {i}"
-        hand, obj = observations_from_record(record, where)
-        if hand is not None:
-            arrays["hand_valid"][i], arrays["hand_side"][i] = True, hand.side
-            arrays["joints"][i], arrays["wrist_pose"][i] = hand.joints, hand.wrist_pose
-            arrays["joints_wrist"][i] = joints_in_wrist_frame(hand.joints, hand.wrist_pose)
-            filtered = _part(record, where, "hand", "filtered")
-            if filtered is not None:
-                arrays["filtered_hand_valid"][i], arrays["hand_gated"][i] = True, bool(filtered.get("gated"))
-                for key, shape in (("joints", (NUM_JOINTS, 3)), ("joints_wrist", (NUM_JOINTS, 3)),
-                                   ("wrist_pose", (4, 4))):
-                    arrays["filtered_" + key][i] = _array(filtered.get(key), where, "hand.filtered." + key, shape)
-        if obj is not None:
-            arrays["object_valid"][i], arrays["object_name"][i], arrays["object_pose"][i] = True, obj.name, obj.pose
-        filtered = _part(record, where, "object", "filtered")
-        if filtered is not None:
-            arrays["filtered_object_valid"][i], arrays["object_gated"][i] = True, bool(filtered.get("gated"))
-            arrays["filtered_object_pose"][i] = _array(filtered.get("pose"), where, "object.filtered.pose", (4, 4))
+        _fill(arrays, i, record, where, "")
+        for side in SIDES:
+            _fill(arrays, i, _side_record(record, side), f"{where} ({side} hand)", f"{side}_")
     return arrays
 
 

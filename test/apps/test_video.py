@@ -1,13 +1,14 @@
 """`hfl-video` on a short rendered clip and on a folder of images writes the documented trajectory and
 overlays, resumes where it stopped, and names the bad input (real detector, real untrained network)."""
 
+import dataclasses
 import json
 
 import cv2
 import numpy as np
 import pytest
 
-from hfl_ros.apps.video import main
+from hfl_ros.apps.video import load_estimator, main, parse_args, run
 from hfl_ros.evaluation.tracking_scenes import render_sequence
 from hfl_ros.geometry.boxes import box_iou
 
@@ -103,3 +104,72 @@ def test_bad_inputs_give_one_error_naming_the_file(clip, tmp_path, mano_dir, cap
     assert "nothing: folder holds no images" in capsys.readouterr().err
     assert main([str(path), "--fx", "500"] + _common(tmp_path / "d", mano_dir)) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def _two_hand_folder(folder, sequence, frames):
+    """PNGs of the rendered right hand with its mirror image (a left hand) beside it: 1280 x 480 px."""
+    folder.mkdir()
+    for index in range(frames):
+        image = np.concatenate((sequence[index].image[:, ::-1], sequence[index].image), axis=1)
+        cv2.imwrite(str(folder / f"{index:03d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    K = sequence[0].annotation.K
+    return ["--fx", str(K[0, 0]), "--fy", str(K[1, 1]), "--cx", str(K[0, 2] + 640), "--cy", str(K[1, 2])]
+
+
+def test_two_hands_give_a_hands_list_and_per_side_arrays(clip, tmp_path, mano_dir):
+    _, sequence, _ = clip
+    folder = tmp_path / "pair"
+    intrinsics = _two_hand_folder(folder, sequence, 1)
+    output = tmp_path / "out"
+    assert main([str(folder), "--max-hands", "2", "--no-overlay", "--output", str(output), "--mano-dir",
+                 str(mano_dir), "--device", "cpu"] + intrinsics) == 0
+    record = _records(output)[0]
+    sides = {entry["side"]: entry for entry in record["hands"]}
+    assert sorted(sides) == ["left", "right"]
+    assert sides["right"]["box"][0] > 640 > sides["left"]["box"][2]  # each hand where it is
+    first = record["hands"][0]
+    assert {key: value for key, value in first.items() if key != "object"} == record["hand"]
+    assert first["object"] == record["object"]
+    for entry in sides.values():
+        assert HAND_KEYS <= set(entry) and OBJECT_KEYS <= set(entry["object"])
+        assert entry["filtered"]["reset"] == "start"  # each side's own filter
+    arrays = np.load(output / "trajectory.npz")
+    for side, entry in sides.items():
+        assert arrays[f"{side}_hand_valid"][0] and arrays[f"{side}_hand_side"][0] == side
+        np.testing.assert_array_equal(arrays[f"{side}_joints"][0], entry["joints"])
+        np.testing.assert_array_equal(arrays[f"{side}_filtered_joints"][0], entry["filtered"]["joints"])
+    np.testing.assert_array_equal(arrays["joints"][0], record["hand"]["joints"])
+
+
+class PoisonedNetwork:
+    """The real estimator, with NaN joints for images whose top-left pixel is POISON."""
+
+    POISON = (255, 0, 255)
+
+    def __init__(self, estimator) -> None:
+        self.estimator = estimator
+        self.untrained, self.device = estimator.untrained, estimator.device
+
+    def estimate_batch(self, image, requests):
+        estimates = self.estimator.estimate_batch(image, requests)
+        if tuple(image[0, 0]) != self.POISON:
+            return estimates
+        return [dataclasses.replace(e, hand=dataclasses.replace(e.hand, joints=e.hand.joints * np.nan))
+                for e in estimates]
+
+
+def test_a_non_finite_estimate_is_a_skipped_frame_not_a_crash(clip, tmp_path, mano_dir):
+    _, sequence, camera = clip
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        image = sequence[index].image.copy()
+        if index == 1:
+            image[0, 0] = PoisonedNetwork.POISON
+        cv2.imwrite(str(folder / f"{index}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    args = parse_args([str(folder), "--camera-info", str(camera), "--no-overlay"] + _common(tmp_path / "out", mano_dir))
+    assert run(args, estimator=PoisonedNetwork(load_estimator(args))) == 0
+    first, skipped, after = _records(tmp_path / "out")
+    assert skipped["skipped"] == "non-finite estimate" and skipped["hand"] is None and skipped["hands"] == []
+    assert "skipped" not in first and first["hand"]["filtered"]["reset"] == "start"
+    assert after["hand"]["filtered"]["reset"] == "track_lost"  # the filter restarted after the skipped frame
