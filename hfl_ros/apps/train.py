@@ -9,7 +9,7 @@ Examples::
     hfl-train --config config/train_ho3d.yaml --device cuda:1
 
 Exit status: 0 done, 2 bad configuration, arguments or input files, 3 non-finite loss (the message names the step
-and the term).
+and the term), 130 interrupted (Ctrl-C: one line naming the checkpoint to resume from).
 """
 
 import argparse
@@ -22,11 +22,12 @@ from typing import List, Optional
 from hfl_ros.config import apply_overrides
 from hfl_ros.device import check_device_name, resolve_device
 from hfl_ros.training.config import TrainConfig, load_train_config
-from hfl_ros.training.trainer import NonFiniteLossError, train
+from hfl_ros.training.trainer import LAST_CHECKPOINT, NonFiniteLossError, train
 
 LOG = logging.getLogger("hfl_ros.training")
 EXIT_CONFIG = 2
 EXIT_NON_FINITE = 3
+EXIT_INTERRUPTED = 130
 
 
 def _device_name(text: str) -> str:
@@ -72,6 +73,16 @@ def check_single_gpu(config: TrainConfig, world_size: int) -> None:
                          "'cuda' (each process takes its LOCAL_RANK GPU)")
 
 
+def interrupted_message(config: Optional[TrainConfig]) -> str:
+    """What Ctrl-C leaves: the checkpoint a --resume continues from, if one was written."""
+    if config is None:
+        return "hfl-train: interrupted before training started"
+    last = Path(config.output_dir) / LAST_CHECKPOINT
+    if last.is_file():
+        return f"hfl-train: interrupted; continue with --resume {last}"
+    return f"hfl-train: interrupted before the first checkpoint in {Path(config.output_dir)}; nothing to resume"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
@@ -79,6 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"[rank {rank}] %(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = None
     try:
         config = build_config(args)
         check_single_gpu(config, world_size)
@@ -91,6 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"hfl-train: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except KeyboardInterrupt:
+        if rank == 0:
+            print(interrupted_message(config), file=sys.stderr)
+        return EXIT_INTERRUPTED
     if rank == 0:
         last = result.history[-1] if result.history else {}
         LOG.info("finished: %d steps, %d epochs, last checkpoint %s, last logged loss %s",

@@ -1,6 +1,11 @@
 """`hfl-train` argument handling: overrides, flags and exit codes (training itself: test_trainer)."""
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +85,27 @@ def test_start_says_where_it_writes_and_on_which_device(tmp_path, caplog) -> Non
     starts = [record.getMessage() for record in caplog.records if record.getMessage().startswith("training on")]
     assert starts == [f"training on cpu for {load_train_config(SMOKE).optim.epochs} epochs or 3 steps; writing "
                       f"checkpoints, TensorBoard events and train_log.jsonl to {tmp_path / 'run'}"]
+
+
+def test_ctrl_c_is_one_line_naming_the_checkpoint_to_resume(tmp_path) -> None:
+    """SIGINT to a running hfl-train: exit 130, no traceback, one line; with a checkpoint written, the line
+    names it as the --resume argument."""
+    output = tmp_path / "run"
+    command = [sys.executable, "-m", "hfl_ros.apps.train", "--config", SMOKE, "--output-dir", str(output),
+               "--device", "cpu", "--set", "checkpoint_every_steps=1", "--set", "progress_bar=false"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 600
+        while not (output / "checkpoint_last.pt").is_file():  # after the first step's checkpoint
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == cli.EXIT_INTERRUPTED, err[-3000:]
+    assert "Traceback" not in err
+    own = [line for line in err.splitlines() if line.startswith("hfl-train:")]
+    assert own == [f"hfl-train: interrupted; continue with --resume {output / 'checkpoint_last.pt'}"]
