@@ -10,8 +10,8 @@ Hand boxes, in order of preference:
 3. ``tracking``: where the detector does not see a tracked hand, the previous frame's 2D joints of the
    network, boxed as it was trained (joints' box x1.1, here also x `tracking_margin`) and moved by the
    hand's velocity, only while they are plausible (`hfl_ros.detection.tracks.fallback_problem`: area and
-   aspect change per frame, the joints' spread, their agreement with the landmarks, the hand and detector
-   scores); an implausible track ends (`counts["track_ends"][reason]`) and the frame takes a detection
+   aspect change per frame, the joints' spread, their agreement with the landmarks, the network's hand
+   score); an implausible track ends (`counts["track_ends"][reason]`) and the frame takes a detection
    elsewhere or has no hand: a box never shrinks to a dot;
 4. ``roi``: a configured initial box (fractions of the image), the last resort; without one, a frame with
    nothing found has no hand.
@@ -75,7 +75,8 @@ class PolicySettings:
     """How boxes are chosen (see the module docstring for the order).
 
     detect_every: frames between detector runs while every wanted hand is tracked (1 = every frame, the
-        landmarks as each frame's box; 0 = only when a hand is missing).
+        landmarks as each frame's box; 0 = only when a hand is missing); while fewer than max_hands hands are
+        tracked it runs on every frame.
     max_hands: hands followed at once, 1 or 2 (one per side).
     search_every: frames between grid searches for a missing hand while another is tracked (without any
         track the grid is searched on every detector run).
@@ -87,9 +88,8 @@ class PolicySettings:
     tracking_max_age: s without a box before a track ends; tracking_min_hand_score: the network's hand score
         needed for its joints to box the hand; tracking_min_object_score: the object score needed for its
         control points to box the object.
-    track_max_area_change, track_max_aspect_change, track_min_spread, track_max_landmark_error,
-        track_min_detector_score: the plausibility bounds of the network's joints as a fallback box
-        (`hfl_ros.detection.tracks.Plausibility`).
+    track_max_area_change, track_max_aspect_change, track_min_spread, track_max_landmark_error: the
+        plausibility bounds of the network's joints as a fallback box (`hfl_ros.detection.tracks.Plausibility`).
     tracking_margin: the tracked hand box is the joints' box x HAND_BOX_EXPANSION x this (room for motion).
     object_tracking_margin: the tracked object box is the control points' box x this.
     object_from_hand_scale: size of the hand-centred object region, relative to the hand box.
@@ -128,14 +128,12 @@ class PolicySettings:
     track_max_aspect_change: float = 1.5
     track_min_spread: float = 0.12
     track_max_landmark_error: float = 0.3
-    track_min_detector_score: float = 0.5
 
     @property
     def plausibility(self) -> Plausibility:
         """The bounds of the network's joints as a fallback box."""
         return Plausibility(self.track_max_area_change, self.track_max_aspect_change, self.track_min_spread,
-                            self.track_max_landmark_error, self.tracking_min_hand_score,
-                            self.track_min_detector_score)
+                            self.track_max_landmark_error, self.tracking_min_hand_score)
 
     def __post_init__(self) -> None:
         if self.hand_selection not in HAND_SELECTIONS:
@@ -156,7 +154,7 @@ class PolicySettings:
             value = getattr(self, name)
             if not np.isfinite(value) or value < 1.0:
                 raise ValueError(f"{name} must be a ratio >= 1, got {value}")
-        for name in ("track_min_spread", "track_max_landmark_error", "track_min_detector_score"):
+        for name in ("track_min_spread", "track_max_landmark_error"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -320,9 +318,9 @@ class BoxPolicy:
     def detection_request(self, stamp: float) -> Optional[DetectionRequest]:
         """What the detector should do with the image stamped `stamp` (s); None: it need not run.
 
-        Runs every `detect_every` frames, and on every frame while a wanted hand is missing; hints: the live
-        tracks' predicted boxes; the grid is searched while no hand is tracked, and every `search_every`
-        frames while fewer than `max_hands` are.
+        Runs every `detect_every` frames, and on every frame while fewer than `max_hands` hands are tracked;
+        hints: the live tracks' predicted boxes; the grid is searched while no hand is tracked, and every
+        `search_every` frames while fewer than `max_hands` are.
         """
         if not self.detector or self._external_hand(stamp):
             return None
@@ -330,7 +328,7 @@ class BoxPolicy:
         settings = self.settings
         every = settings.detect_every
         missing = len(live) < settings.max_hands
-        if live and not (every > 0 and self._since_detection + 1 >= every) and not (missing and not every):
+        if not missing and not (every > 0 and self._since_detection + 1 >= every):
             return None
         search = not live or (missing and settings.search_every > 0 and (self._frames + 1) % settings.search_every == 0)
         return DetectionRequest(float(stamp), tuple(track.predicted(stamp) for track in live), search,

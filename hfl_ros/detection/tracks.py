@@ -7,7 +7,7 @@ cross or touch do not swap), and its side follows the detector's handedness vote
 (`SideVotes`), not any single detection. Where the detector does not see the hand, the network's 2D joints
 of the previous frame may box it, but only while `fallback_problem` finds them plausible: the box's area and
 aspect change from the previous box, the joints' spread, their agreement with the landmarks on the last
-frame that had both, the network's hand score and the detector's score of the track's last detection.
+frame that had both, and the network's hand score.
 Otherwise the track ends, with the reason counted (END_REASONS).
 
 Boxes are [x1, y1, x2, y2] px of the image; joints and landmarks (21, 2) px; times s (image stamps).
@@ -35,10 +35,9 @@ END_ASPECT = "implausible_aspect"
 END_SPREAD = "implausible_spread"
 END_DISAGREEMENT = "landmark_disagreement"
 END_HAND_SCORE = "low_hand_score"
-END_DETECTOR_SCORE = "low_detector_score"
 END_SIDE = "side_changed"                # its votes moved it to a side the policy does not follow
 END_REASONS = (END_LOST, END_NOT_CONFIRMED, END_REDETECTED, END_STALE, END_AREA, END_ASPECT, END_SPREAD,
-               END_DISAGREEMENT, END_HAND_SCORE, END_DETECTOR_SCORE, END_SIDE)
+               END_DISAGREEMENT, END_HAND_SCORE, END_SIDE)
 #: Score bonus of a detection whose handedness agrees with the track's side (scaled by its confidence).
 SIDE_BONUS = 0.2
 #: A detection covering this fraction of the smaller of its box and the predicted box may continue a track
@@ -54,8 +53,11 @@ class Plausibility:
         the previous frame's box; min_spread: smallest RMS distance of the joints from their mean, as a
         fraction of the larger side of the box they were estimated in; max_landmark_error: largest mean
         distance between the joints and the landmarks (frames with both), as a fraction of the landmarks'
-        box's larger side; min_hand_score: the network's hand score; min_detector_score: the detector's
-        score of the track's last detection.
+        box's larger side; min_hand_score: the network's hand score.
+
+    The detector's hand presence score is not among them: MediaPipe's Tasks API does not report it; the
+    landmarker itself drops a hand whose presence falls below `DetectorSettings.min_presence_confidence`
+    (in video mode it then runs palm detection again), so a hand it reports has passed it.
     """
 
     max_area_change: float = 1.5
@@ -63,7 +65,6 @@ class Plausibility:
     min_spread: float = 0.12
     max_landmark_error: float = 0.3
     min_hand_score: float = 0.0
-    min_detector_score: float = 0.5
 
 
 @dataclass
@@ -98,8 +99,7 @@ class HandTrack:
     that frame (landmarks' or joints' box x HAND_BOX_EXPANSION); velocity: (2,) px/s of the hand's centre
     between its last two observations (landmarks, else the network's joints), the last at seen_stamp (s),
     seen_centre (2,) px;
-    landmarks: (21, 2) px of its last detection; detector_score: that detection's score (None: never
-    detected); detection: this frame's detection (None when the detector did not see it); agrees: whether
+    landmarks: (21, 2) px of its last detection; detection: this frame's detection (None when the detector did not see it); agrees: whether
     the network's joints agreed with the landmarks on the last frame with both (None: never compared);
     fallback_box: (4,) px, next frame's box from this frame's joints (x HAND_BOX_EXPANSION x the tracking
     margin; None: none) and fallback_reference (4,) px the same without the margin; problem: the END_*
@@ -118,7 +118,6 @@ class HandTrack:
     seen_stamp: Optional[float] = None
     seen_centre: Optional[np.ndarray] = None
     landmarks: Optional[np.ndarray] = None
-    detector_score: Optional[float] = None
     detection: Optional[HandDetection] = None
     agrees: Optional[bool] = None
     fallback_box: Optional[np.ndarray] = None
@@ -149,7 +148,7 @@ class HandTrack:
     def confirm(self, detection: HandDetection) -> None:
         """The detector saw this hand (its landmarks are this frame's)."""
         self.detection, self.landmarks = detection, detection.landmarks
-        self.detector_score, self.unconfirmed = detection.score, 0
+        self.unconfirmed = 0
 
 
 def _landmark_distance(track: HandTrack, detection: HandDetection, stamp: float) -> float:
@@ -232,8 +231,6 @@ def fallback_problem(track: HandTrack, joints: np.ndarray, hand_score: float, gi
         return END_DISAGREEMENT
     if hand_score < bounds.min_hand_score:
         return END_HAND_SCORE
-    if track.detector_score is not None and track.detector_score < bounds.min_detector_score:
-        return END_DETECTOR_SCORE
     if joints_spread(joints) < bounds.min_spread * float(np.max(given_box[2:] - given_box[:2])):
         return END_SPREAD
     box = points_box(joints, HAND_BOX_EXPANSION)
