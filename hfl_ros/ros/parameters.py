@@ -152,8 +152,6 @@ class NodeSettings:
                                                 "distance from the detector's landmarks (frames with both) is at "
                                                 "most this fraction of the landmarks' box's larger side",
                                                 at_least(0))
-    track_min_detector_score: float = parameter(PolicySettings.track_min_detector_score, "... and the detector's "
-                                                "score of the track is at least this", between(0.0, 1.0))
     tracking_margin: float = parameter(1.2, "tracked hand box = 2D joints' box x 1.1 (training crops) x this",
                                        at_least(0, exclusive=True))
     object_tracking_margin: float = parameter(1.1, "tracked object box = box of the control points x this",
@@ -252,7 +250,6 @@ class NodeSettings:
             side_hysteresis=self.side_hysteresis, track_max_area_change=self.track_max_area_change,
             track_max_aspect_change=self.track_max_aspect_change, track_min_spread=self.track_min_spread,
             track_max_landmark_error=self.track_max_landmark_error,
-            track_min_detector_score=self.track_min_detector_score,
             track_min_iou=self.track_min_iou, max_unconfirmed=self.max_unconfirmed,
             tracking_max_age=self.tracking_max_age, tracking_min_hand_score=self.tracking_min_hand_score,
             tracking_min_object_score=self.tracking_min_object_score, tracking_margin=self.tracking_margin,
