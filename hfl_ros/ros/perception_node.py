@@ -11,7 +11,9 @@ and its object). With max_hands 2 (one right and one left hand) every hand also 
 <prefix><side>_wrist and <prefix><side>_object (its object; an object in both hands is published under
 both names with one pose), `<side>/hand_joints` and `<side>/hand_joints_wrist`, and markers in the
 namespace hfl_ros/<side>; `hand_object`, `object_pose`, `hand_joints` and `hand_joints_wrist` carry the
-primary hand (the one `hand_selection` picks), as with max_hands 1.
+primary hand (the one `hand_selection` picks), as with max_hands 1;
+with vision_msgs installed, `detections_3d` (vision_msgs/Detection3DArray: every held object) and
+`detections_2d` (vision_msgs/Detection2DArray: hands and object boxes), see hfl_ros.ros.vision.
 
 Frames are processed off the callback, newest first: a frame arriving while another waits replaces it
 (counted as dropped). With `pipeline` (hfl_ros.ros.worker.PipelineWorker) stage 1 decodes the newest
@@ -65,6 +67,13 @@ from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
 from hfl_ros.ros.worker import LatestFrameWorker, PipelineWorker
 from tf2_msgs.msg import TFMessage
 
+try:  # built by scripts/setup_ros.sh from ../shared/vision_msgs; without it no detections_3d / detections_2d
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+    from hfl_ros.ros import vision
+except ImportError:
+    vision = None
+
 NODE_NAME = "perception_node"
 #: Marker namespace (max_hands 2: one per side, <namespace>/<side>).
 MARKER_NAMESPACE = "hfl_ros"
@@ -73,7 +82,7 @@ UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
 WORKER_STOP_TIMEOUT = 30.0
 
 #: (checkpoint or None, mano_dir, device, pose_settings, inference) -> an estimator with HandObjectEstimator's
-#: `estimate`, `untrained` and `device`; called at configure.
+#: `estimate`, `untrained`, `device` and `pose_settings`; called at configure.
 EstimatorFactory = Callable[..., HandObjectEstimator]
 
 #: Skip reasons (diagnostics keys) of the decoding stage; the pipeline adds its own (hfl_ros.perception.pipeline).
@@ -250,6 +259,11 @@ class PerceptionNode(LifecycleNode):
             "debug_image": (settings.publish_debug_image, Image, "debug_image",
                             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
         }
+        if vision is not None:
+            wanted["detections_3d"] = (True, Detection3DArray, "detections_3d", reliable)
+            wanted["detections_2d"] = (True, Detection2DArray, "detections_2d", reliable)
+        else:
+            self.get_logger().warning("vision_msgs is not installed: no detections_3d / detections_2d")
         wanted["hands"] = (settings.publish_hands, Hands, "hands", reliable)
         if settings.max_hands == 2:
             for side in SIDES:
@@ -369,6 +383,10 @@ class PerceptionNode(LifecycleNode):
             publishers["hands"].publish(conversions.hands_message(
                 result.hands, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
         self._publish_poses(header, result)
+        if "detections_3d" in publishers:
+            publishers["detections_3d"].publish(vision.detection_3d_array(
+                header, result.hands, self._registry.model, K, self._estimator.pose_settings))
+            publishers["detections_2d"].publish(vision.detection_2d_array(header, result.hands))
         debug = publishers.get("debug_image")
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""

@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hfl_ros.geometry.camera import project_points  # noqa: E402
+from hfl_ros.geometry.object_pose import ObjectPoseSettings  # noqa: E402
 from hfl_ros.objects import ObjectModel  # noqa: E402
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate  # noqa: E402
 from hfl_ros.mano import load_mano  # noqa: E402
@@ -46,6 +47,7 @@ class StandInEstimator:
         self.delay = delay
         self.untrained = True
         self.device = torch.device("cpu")
+        self.pose_settings = ObjectPoseSettings()  # the covariance of detections_3d reads its thresholds
 
     @classmethod
     def from_files(cls, checkpoint: Optional[str], mano_dir: str, device: str = "cpu",
