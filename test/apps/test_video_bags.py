@@ -3,6 +3,9 @@ intrinsics and header stamps, and `--mcap` writes the node's messages, which rea
 agree with trajectory.jsonl message for message (real detector, real untrained network)."""
 
 import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -113,3 +116,19 @@ def test_mcap_holds_the_node_messages_of_every_frame_as_in_the_trajectory(run):
         markers = topics["/markers"][stamp].markers
         assert [marker.id for marker in markers] == [0, 1, 2]
     assert len(topics["/markers"]) == sum(record["hand"] is not None for record in records)
+
+
+def test_mcap_without_the_ros_environment_is_one_line_saying_what_to_source(tmp_path):
+    import cv2
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), np.full((48, 64, 3), 128, np.uint8))
+    ros_variables = ("PYTHONPATH", "AMENT_PREFIX_PATH", "LD_LIBRARY_PATH", "ROS_DISTRO", "ROS_VERSION")
+    env = {key: value for key, value in os.environ.items() if key not in ros_variables}
+    completed = subprocess.run(
+        [sys.executable, "-m", "hfl_ros.apps.video", str(image), "--output", str(tmp_path / "out"), "--mcap",
+         "--fx", "50", "--fy", "50", "--cx", "32", "--cy", "24"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hfl-video: --mcap needs the ROS 2 environment"), completed.stderr
+    assert "source" in lines[0]
