@@ -14,10 +14,16 @@ the quality gate and one temporal filter per side run as in the node. Writes int
   `hands` (every hand of the frame, primary first: the keys of `hand`, `track_id`, and its `object`;
   `hand` / `object` are the first's) and `skipped` (the reason, for a frame that could not be estimated);
 - `trajectory.npz`: the same as arrays (hfl_ros.filtering.trajectory);
-- `overlay/`: the drawn estimates, `<video>.mp4` per video (a resumed run writes `<video>.from<N>.mp4`)
-  and `<image>.png` per image;
+- `overlay/`: the drawn estimates, `<video>.mp4` per video and `<image>.png` per image. A resumed run
+  continues a video's overlay in the same file (the earlier frames are re-encoded into it); only when the
+  earlier file is unreadable (the run was killed, not interrupted) does the rest go to
+  `<video>.from<N>.mp4`, and the closing lines list it;
 - `run.json`: the run's settings; a later run with the same inputs and settings resumes after the last
-  complete frame of trajectory.jsonl (`--overwrite` starts again);
+  complete frame of trajectory.jsonl (`--overwrite` starts again). Ctrl-C stops a run after the frame in
+  progress with one line saying how many frames are done, exit status 130: run the same command to resume.
+
+Progress: frames done of the total (the videos' frame counts, the bags' message counts) and the time left.
+The closing lines give the whole run (every frame of trajectory.jsonl) and this run apart.
 - with `--mcap`: `outputs.mcap`, the node's messages of every frame at the image stamps, for `ros2 bag play`
   (`hfl_ros.ros.recording`; needs the ROS environment; a resumed run writes `outputs.from<N>.mcap`);
 - with `--lerobot`: `lerobot/`, the run as a LeRobot v3.0 dataset, one episode per input
@@ -40,7 +46,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -54,7 +60,7 @@ from hfl_ros.detection.hand_detector import DetectorSettings, DetectorUnavailabl
 from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings
 from hfl_ros.filtering import FilterSettings
 from hfl_ros.filtering.trajectory import read_trajectory, save_trajectory_npz, with_filtered
-from hfl_ros.inference.bags import BagTopics, bags_intrinsics
+from hfl_ros.inference.bags import BagTopics, bags_intrinsics, open_bag
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.frames import (
     Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_bag, is_video,
@@ -74,6 +80,8 @@ DEFAULT_OBJECT = "006_mustard_bottle"
 TRAJECTORY = "trajectory.jsonl"
 RUN_FILE = "run.json"
 OVERLAY_DIR = "overlay"
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
 #: The camera frame_id of the messages of video and image inputs (a bag's frames carry their own).
 DEFAULT_FRAME_ID = "camera_optical_frame"
@@ -218,13 +226,22 @@ def _complete_records(path: Path) -> int:
 
 
 class OverlayWriter:
-    """Overlays under DIR/overlay: a video per video input (fps of the stamps), a PNG per image input."""
+    """Overlays under DIR/overlay: a video per video input (fps of the stamps), a PNG per image input.
 
-    def __init__(self, directory: Path, fps: float) -> None:
+    done: source -> frames of it that an earlier (interrupted) run already drew. A resumed video continues
+    its overlay in one file: the earlier frames are copied (re-encoded) into a new file, which replaces
+    `<video>.mp4` when the video is done. When the earlier overlay cannot give those frames (the run was
+    killed before it closed the file), the rest goes to `<video>.from<N>.mp4` instead (`split` lists them).
+    """
+
+    def __init__(self, directory: Path, fps: float, done: Optional[Dict[str, int]] = None) -> None:
         self.directory = directory
         self.fps = fps
+        self.done = dict(done or {})
+        self.split: List[Path] = []
         self._video: Optional[cv2.VideoWriter] = None
         self._source: Optional[str] = None
+        self._replace: Optional[Tuple[Path, Path]] = None  # (file being written, the file it replaces)
         directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
@@ -234,19 +251,75 @@ class OverlayWriter:
             return
         if self._source != frame.source:
             self.close()
-            name = f"{source.stem}.mp4"
-            if (self.directory / name).exists():
-                name = f"{source.stem}.from{frame.index}.mp4"
-            height, width = image.shape[:2]
-            self._video = cv2.VideoWriter(str(self.directory / name), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
-                                          (width, height))
-            self._source = frame.source
+            self._open(source, frame, image.shape[1], image.shape[0])
         self._video.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+    def _open(self, source: Path, frame: Frame, width: int, height: int) -> None:
+        target = self.directory / f"{source.stem}.mp4"
+        earlier = self.done.get(frame.source, 0)
+        path = target
+        if earlier and target.exists():
+            path = self.directory / f"{source.stem}.resumed.mp4"
+            self._start(path, width, height)
+            copied = 0
+            capture = cv2.VideoCapture(str(target))
+            while copied < earlier:
+                ok, image = capture.read()
+                if not ok or image is None or image.shape[:2] != (height, width):
+                    break
+                self._video.write(image)
+                copied += 1
+            capture.release()
+            if copied == earlier:
+                self._replace = (path, target)
+            else:
+                self._video.release()
+                path.unlink()
+                path = self.directory / f"{source.stem}.from{frame.index}.mp4"
+                LOG.warning("overlay %s holds %d of the %d frames drawn before: the rest goes to %s", target,
+                            copied, earlier, path.name)
+                self.split.append(path)
+                self._start(path, width, height)
+        else:
+            self._start(path, width, height)
+        self._source = frame.source
+
+    def _start(self, path: Path, width: int, height: int) -> None:
+        self._video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
 
     def close(self) -> None:
         if self._video is not None:
             self._video.release()
-        self._video, self._source = None, None
+        if self._replace is not None:
+            written, target = self._replace
+            written.replace(target)
+        self._video, self._source, self._replace = None, None, None
+
+
+def total_frames(files: List[Path], topics: BagTopics) -> Optional[int]:
+    """Frames in all inputs (a video's frame count as its container states it), None when one is unknown."""
+    total = 0
+    for path in files:
+        if is_bag(path):
+            total += open_bag(path, topics).frames
+        elif is_video(path):
+            capture = cv2.VideoCapture(str(path))
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+            capture.release()
+            if count <= 0:
+                return None
+            total += count
+        else:
+            total += 1
+    return total
+
+
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C) after `frames` complete frames of `trajectory`."""
+
+    def __init__(self, trajectory: Path, frames: int) -> None:
+        super().__init__(f"interrupted: {frames} frames in {trajectory}; run the same command again to resume")
+        self.trajectory, self.frames = trajectory, frames
 
 
 def _object_model(args: argparse.Namespace) -> ObjectModel:
@@ -350,13 +423,16 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         recorder.configure(estimator)
     pipeline = PerceptionPipeline(estimator, perception, detector)
     filtering = perception.filter is not None
-    overlays = None if args.no_overlay else OverlayWriter(output / OVERLAY_DIR, args.fps)
+    done: Dict[str, int] = {}
+    for record in read_trajectory(trajectory) if start else []:
+        done[record["source"]] = done.get(record["source"], 0) + 1
+    overlays = None if args.no_overlay else OverlayWriter(output / OVERLAY_DIR, args.fps, done)
     banner = UNTRAINED_WARNING if estimator.untrained else ""
     found = written = 0
     try:
         with trajectory.open("a", encoding="utf-8") as stream:
             for frame in tqdm(iterate_frames(files, args.fps, start, bag_topics=topics), desc="hfl-video",
-                              unit="frame", initial=start):
+                              unit="frame", initial=start, total=total_frames(files, topics)):
                 height, width = frame.image.shape[:2]
                 check_intrinsics(K, (width, height), expected or first_size, where, frame.source)
                 started = time.perf_counter()
@@ -364,14 +440,16 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
                 if result.skipped is not None:
                     LOG.warning("%s frame %d: skipped (%s: %s)", frame.source, frame.index, result.skipped,
                                 result.detail)
-                stream.write(json.dumps(frame_record(frame, result, filtering)) + "\n")
-                stream.flush()
+                if overlays is not None:  # first: the overlay never has fewer frames than the trajectory
+                    overlays.write(frame, draw_frame(frame.image, K, result, object_model, banner))
                 if recorder is not None:
                     recorder.write(frame, result, K, time.perf_counter() - started)
+                stream.write(json.dumps(frame_record(frame, result, filtering)) + "\n")
+                stream.flush()
                 written += 1
                 found += result.hand is not None
-                if overlays is not None:
-                    overlays.write(frame, draw_frame(frame.image, K, result, object_model, banner))
+    except KeyboardInterrupt:
+        raise Interrupted(trajectory, start + written) from None
     finally:
         pipeline.close()
         if overlays is not None:
@@ -386,10 +464,23 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         print(f"LeRobot dataset in {export_run(args.inputs, records, output / LEROBOT_DIR, args.fps, topics)}")
     if estimator.untrained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
-    print(f"wrote {trajectory} ({start + written} frames, {written} this run, hand found in {found} of them)")
+    print(summary(trajectory, records, start, written, found))
     if overlays is not None:
-        print(f"overlays in {output / OVERLAY_DIR}")
+        print(f"overlays in {output / OVERLAY_DIR}" + "".join(f"\n  {path.name} (continues the overlay "
+                                                              "of an interrupted run)" for path in overlays.split))
     return 0
+
+
+def summary(trajectory: Path, records: List[Dict[str, Any]], start: int, written: int, found: int) -> str:
+    """The closing lines: the whole run (every record of `trajectory`), then this run (`written` frames from
+    frame `start`, `found` with a hand)."""
+    whole = sum(record.get("hand") is not None for record in records)
+    lines = [f"wrote {trajectory}: whole run {len(records)} frames, a hand in {whole}"]
+    if written:
+        lines.append(f"this run: {written} frames from frame {start}, a hand in {found}")
+    else:
+        lines.append("this run: nothing left to do (an earlier run had finished every frame)")
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -400,6 +491,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except InputError as error:
         print(f"hfl-video: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stopped:
+        print(f"\nhfl-video: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("\nhfl-video: interrupted before the first frame", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

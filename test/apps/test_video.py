@@ -3,6 +3,12 @@ overlays, resumes where it stopped, and names the bad input (real detector, real
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,6 +18,7 @@ from hfl_ros.apps.video import load_estimator, main, parse_args, run
 from hfl_ros.evaluation.tracking_scenes import render_sequence
 from hfl_ros.geometry.boxes import box_iou
 
+REPO = Path(__file__).resolve().parents[2]
 #: A grasp whose hand MediaPipe finds (test/detection/test_hand_detector.py).
 SEED, FRAMES = 18, 4
 HAND_KEYS = {"side", "box", "box_source", "score", "joints", "joints_2d", "wrist_pose", "filtered"}
@@ -69,9 +76,16 @@ def test_video_writes_the_documented_trajectory_and_resumes(clip, tmp_path, mano
     (output / "trajectory.jsonl").write_text("".join(lines[:2]) + lines[2][:40])
     capsys.readouterr()
     assert main([str(path), "--camera-info", str(camera)] + _common(output, mano_dir)) == 0
-    assert "2 this run" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"whole run {FRAMES} frames" in out and "this run: 2 frames from frame 2" in out
+    assert f"{FRAMES}/{FRAMES}" in err  # the progress bar knows the video's length
     assert [r["frame"] for r in _records(output)] == list(range(FRAMES))
-    assert (output / "overlay" / "clip.from2.mp4").is_file()
+    assert sorted(p.name for p in (output / "overlay").iterdir()) == ["clip.mp4"]  # one overlay, continued
+    overlay = cv2.VideoCapture(str(output / "overlay" / "clip.mp4"))
+    assert int(overlay.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    overlay.release()
+    assert main([str(path), "--camera-info", str(camera)] + _common(output, mano_dir)) == 0
+    assert "this run: nothing left to do" in capsys.readouterr().out
 
 
 def test_folder_of_images_with_a_frame_without_hand(clip, tmp_path, mano_dir):
@@ -173,3 +187,41 @@ def test_a_non_finite_estimate_is_a_skipped_frame_not_a_crash(clip, tmp_path, ma
     assert skipped["skipped"] == "non-finite estimate" and skipped["hand"] is None and skipped["hands"] == []
     assert "skipped" not in first and first["hand"]["filtered"]["reset"] == "start"
     assert after["hand"]["filtered"]["reset"] == "track_lost"  # the filter restarted after the skipped frame
+
+
+def test_ctrl_c_stops_with_one_line_and_exit_130_and_the_run_resumes_into_one_overlay(clip, tmp_path, mano_dir):
+    _, sequence, camera = clip
+    frames = 10
+    path = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))
+    for frame in render_sequence(SEED, frames):
+        writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "hfl_ros.apps.video", str(path), "--camera-info", str(camera)] + \
+        _common(output, mano_dir)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    trajectory = output / "trajectory.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None and \
+            (not trajectory.is_file() or len(trajectory.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    done = len(_records(output))
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last == f"hfl-video: interrupted: {done} frames in {trajectory}; run the same command again to resume"
+    assert 2 <= done < frames
+    resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"this run: {frames - done} frames from frame {done}" in resumed.stdout
+    assert [r["frame"] for r in _records(output)] == list(range(frames))
+    assert sorted(p.name for p in (output / "overlay").iterdir()) == ["long.mp4"]
+    overlay = cv2.VideoCapture(str(output / "overlay" / "long.mp4"))
+    assert int(overlay.get(cv2.CAP_PROP_FRAME_COUNT)) == frames
+    overlay.release()
