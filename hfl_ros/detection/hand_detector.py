@@ -205,13 +205,30 @@ def default_model_path() -> Path:
 
 
 def _import_mediapipe():
-    try:
-        import mediapipe
-        from mediapipe.tasks.python import BaseOptions, vision
-    except ImportError as error:
+    """mediapipe, BaseOptions and vision, imported on a short thread of its own. Importing MediaPipe keeps an
+    exception (its audio module holds sounddevice's OSError where PortAudio is missing) whose traceback keeps
+    every frame of the importing stack alive with its locals: imported from the caller's stack, the first
+    caller's frames stay forever (a node's first configure kept its network and detector through every
+    cleanup: benchmarks/lifecycle_memory.py); on a fresh thread they are that thread's alone."""
+    imported = {}
+
+    def run() -> None:
+        try:
+            import mediapipe
+            from mediapipe.tasks.python import BaseOptions, vision
+
+            imported["modules"] = (mediapipe, BaseOptions, vision)
+        except ImportError as error:
+            imported["error"] = error
+
+    thread = threading.Thread(target=run, name="hfl-import-mediapipe")
+    thread.start()
+    thread.join()
+    if "error" in imported:
+        error = imported["error"]
         raise DetectorUnavailableError(f"the hand detector needs MediaPipe, which is not installed ({error}): "
                                        f"{DETECTOR_EXTRA}") from error
-    return mediapipe, BaseOptions, vision
+    return imported["modules"]
 
 
 @dataclass(frozen=True)
