@@ -53,6 +53,7 @@ from hfl_ros.inference.crop import crop_cv2
 from hfl_ros.inference.estimator import crop_geometry, decode_output, outputs_to_host
 from hfl_ros.model.export import OUTPUT_NAMES, OnnxNetwork, export_onnx
 from hfl_ros.model.hflnet import HFLNet, HFLNetOutput
+from hfl_ros.model.trained_like import trained_like_weights
 from hfl_ros.model.optimize import (
     CudaGraphRunner,
     EagerFallback,
@@ -131,6 +132,13 @@ def describe_limits(flops: NetworkFlops, limits: MachineLimits) -> str:
             f"fp32 floor {floor_seconds(flops, limits) * 1e3:.0f} ms/frame")
 
 
+def calibration_crops(images: torch.Tensor, hand: torch.Tensor, obj: torch.Tensor):
+    """Four views of the demo crop (itself, mirrored, shifted twice) with its boxes: the calibration batch
+    of `trained_like_weights`."""
+    views = torch.cat([images, images.flip(3), images.roll(20, 2), images.roll(-30, 3)])
+    return views, hand.repeat(4, 1), obj.repeat(4, 1)
+
+
 def demo_frame(device: torch.device):
     """The bundled demo scene cropped as the estimator crops it: (images (1, 3, 256, 256), hand and object
     crop boxes (1, 4), geometry, object model)."""
@@ -170,7 +178,8 @@ def synchronise(device: torch.device) -> None:
 
 
 def bench_batch(paths: Dict[str, Network], inputs, device: torch.device, repeats: int, warmup: int,
-                kernels: Dict[str, ReferenceKernel]) -> Tuple[Dict[str, Dict], Dict[str, HFLNetOutput], Dict[str, List[float]]]:
+                kernels: Dict[str, ReferenceKernel]
+                ) -> Tuple[Dict[str, Dict], Dict[str, HFLNetOutput], Dict[str, List[float]]]:
     """Interleaved timing of every path on `inputs`, and each path's output differences from "plain"; the
     reference kernels are timed in the same rounds. Returns (rows by path, outputs by path, kernel seconds)."""
     outputs = {}
@@ -237,6 +246,12 @@ def run_ros_latency(args: argparse.Namespace) -> int:
     return subprocess.run(command, check=False).returncode
 
 
+def weights_note(untrained: bool, trained_like: Optional[int]) -> str:
+    if trained_like is not None:
+        return f"trained-like weights (seed {trained_like}), "
+    return "UNTRAINED weights, " if untrained else ""
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hfl-bench", description=__doc__.splitlines()[0])
     add_network_arguments(parser)
@@ -248,6 +263,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per path and batch")
     parser.add_argument("--onnx", action="store_true", help="also ONNX Runtime (exports to a temporary file)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile (slow to compile on a small CPU)")
+    parser.add_argument("--trained-like", type=int, metavar="SEED",
+                        help="give the network trained-like weights of this seed (hfl_ros.model.trained_like: "
+                             "calibrated BatchNorm statistics), on which reduced precision shows its real error")
     parser.add_argument("--json", type=Path, help="also write the JSON to this file")
     parser.add_argument("--ros-latency", action="store_true", help="then the node end to end (source ros_env.sh)")
     parser.add_argument("--ros-rate", type=float, default=30.0, help="camera rate for --ros-latency, Hz")
@@ -260,11 +278,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     device = resolve_device(args.device)
     model, untrained = load_network(args)
+    images, hand, obj, geometry, object_model = demo_frame(torch.device("cpu"))
+    if args.trained_like is not None:
+        model = trained_like_weights(model, calibration_crops(images, hand, obj), args.trained_like)
     model = model.to(device).eval().requires_grad_(False)
-    images, hand, obj, geometry, object_model = demo_frame(device)
+    images, hand, obj = images.to(device), hand.to(device), obj.to(device)
     faces = model.mano_layer.faces.cpu().numpy()
     results = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "untrained": untrained, "bf16_native_cpu": bf16_supported(), "repeats": args.repeats,
+               "untrained": untrained, "trained_like_seed": args.trained_like, "bf16_native_cpu": bf16_supported(),
+               "repeats": args.repeats,
                "load_average": os.getloadavg(), "batches": {}, "estimate_differences": {}}
     kernels = reference_kernels(device, limit_dtypes(device))
     kernel_times: Dict[str, List[float]] = {name: [] for name in kernels}
@@ -293,7 +315,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["limits_gflop_per_s"] = limits.rates
     results["flops_per_frame"] = {name: counts.counts for name, counts in flops.items()}
     print(f"hfl-bench: device {device}, torch {torch.__version__}, {results['threads']} threads, "
-          f"{'UNTRAINED weights, ' if untrained else ''}{args.repeats} interleaved repeats, load average "
+          f"{weights_note(untrained, args.trained_like)}{args.repeats} interleaved repeats, load average "
           f"{results['load_average'][0]:.1f} -> {os.getloadavg()[0]:.1f}; speed-up = plain p50 / path p50; "
           f"limit = the path's floor time at the measured rates / its p50")
     print(describe_limits(flops["plain"], limits))

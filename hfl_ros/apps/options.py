@@ -16,7 +16,8 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
                             "per checkpoint and checked against torch (cached, see --onnx-cache), else torch; "
                             "onnx: ONNX Runtime or fail; torch: never ONNX Runtime")
     group.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
-                       help=f"backbone precision: fp32 (outputs equal the plain network), bf16 (CPUs with "
+                       help=f"backbone precision: fp32 (outputs equal the plain network; IEEE float32 on CUDA), "
+                            f"tf32 (CUDA: TF32 convolutions and matrix products, not exact), bf16 (CPUs with "
                             f"AVX512-BF16/AMX; runs torch), fp16 (CUDA). {BF16_ERROR_NOTE}")
     group.add_argument("--plain", action="store_true", help="run the plain network (no inference path)")
     group.add_argument("--compile", action="store_true", help="torch.compile the network (eager fallback)")
@@ -30,4 +31,5 @@ def inference_config(args: argparse.Namespace) -> InferenceConfig:
     """The InferenceConfig the options of `add_inference_arguments` ask for."""
     return InferenceConfig(optimize=not args.plain, precision=args.precision, compile=args.compile,
                            onnx_model=None if args.onnx_model is None else str(args.onnx_model),
-                           runtime=args.runtime, onnx_cache_dir=None if args.onnx_cache is None else str(args.onnx_cache))
+                           runtime=args.runtime,
+                           onnx_cache_dir=None if args.onnx_cache is None else str(args.onnx_cache))
