@@ -1,7 +1,7 @@
 """A planner's side of hfl_ros, written only against vision_msgs: each held object's class, track id, score
 and camera-from-object pose (with its position variances) from `detections_3d`, one JSON line per object.
 
-    python examples/planner_example.py [messages] --ros-args -r __ns:=/demo   # the launch's namespace
+    python examples/planner_example.py [messages] --ros-args -r __ns:=/demo   # the launch's namespace; Ctrl-C ends
 """
 import json
 import sys
@@ -29,10 +29,13 @@ def main() -> None:
                 "position_variance": [covariance[0], covariance[7], covariance[14]]}), flush=True)
 
     node.create_subscription(Detection3DArray, "detections_3d", on_detections, 10)
-    while rclpy.ok() and len(received) < wanted:
-        rclpy.spin_once(node, timeout_sec=0.1)
+    try:
+        while rclpy.ok() and len(received) < wanted:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except KeyboardInterrupt:  # Ctrl-C
+        pass
     node.destroy_node()
-    rclpy.shutdown()
+    rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

@@ -3,25 +3,36 @@ real nodes over real DDS (Fast DDS, this host only, a DDS domain per launched sy
 
 One launched system (module-scoped, started again only if a test stopped it) serves most checks: the
 synthetic camera and the perception node with a CI-sized checkpoint, every per-camera launch argument
-set to a value other than its default. A second launch gives a MANO directory that does not exist. The
-launch arguments are checked on the running node (`ros2 param get`, `ros2 node info`), not in the file.
+set to a value other than its default. A second launch gives a MANO directory that does not exist. A third
+replays a bag as `ros2 bag play --clock` does (the test publishes /clock and the stamped frames) into a launch
+with use_sim_time:=true, log_level:=warn, the default namespace and RViz. The launch arguments are checked on
+the running node (`ros2 param get`, `ros2 node info`, its log), not in the file.
+
+The CI-sized network has random weights except its object decoder, which always puts the control points of
+the launched object (025_mug) at one place in the object box: PnP then finds a pose in every frame, so the
+object's outputs (object_pose, TF, detections_3d) are there to compare.
 
 `ros2 launch` and the CLI are not on PyPI: scripts/setup_ros.sh installs them from ../shared/ros2_launch;
 without that folder these tests are skipped. RViz is not installable here either: a stand-in `rviz2`
 package (found through the ament index like the real one) records the command line launch gives it.
 """
 
+import importlib.util
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
 rclpy = pytest.importorskip("rclpy", exc_type=ImportError,
@@ -31,15 +42,24 @@ if shutil.which("ros2") is None:
                 "../shared/ros2_launch, which this checkout lacks", allow_module_level=True)
 
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.expand_topic_name import expand_topic_name  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
-from sensor_msgs.msg import CameraInfo  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 
 from hfl_ros.config import ModelConfig  # noqa: E402
+from hfl_ros.constants import OBJECT_OFFSET_SCALE, ROI_SIZE  # noqa: E402
+from hfl_ros.evaluation.tracking_scenes import render_sequence  # noqa: E402
+from hfl_ros.geometry.camera import project_points, transform_points  # noqa: E402
+from hfl_ros.geometry.so3 import exp_map  # noqa: E402
 from hfl_ros.model.checkpoint import save_checkpoint  # noqa: E402
 from hfl_ros.model.hflnet import HFLNet  # noqa: E402
-from hfl_ros.ros.conversions import stamp_seconds  # noqa: E402
+from hfl_ros.objects import ObjectRegistry  # noqa: E402
+from hfl_ros.ros.conversions import camera_info_message, image_message, stamp_from_seconds, stamp_seconds  # noqa: E402
 from hfl_ros.ros.demo import isolated_environment  # noqa: E402
+from hfl_ros.ros.parameters import package_config_file  # noqa: E402
 
 import harness  # noqa: E402  (test/ros/harness.py)
 
@@ -70,14 +90,65 @@ SHUTDOWN_TIMEOUT = 10.0
 OUR_NODES = ("[perception_node-", "[synthetic_camera-")
 #: Every CLI call discovers the graph itself (no ros2 daemon left behind), for up to 3 s.
 NO_DAEMON = ("--no-daemon", "--spin-time", "3")
+#: vision_msgs is built by setup_ros.sh from ../shared/vision_msgs; without it the node publishes no detections.
+VISION_MSGS = importlib.util.find_spec("vision_msgs") is not None
+needs_vision_msgs = pytest.mark.skipif(not VISION_MSGS, reason="vision_msgs is not built (no ../shared/vision_msgs)")
+if VISION_MSGS:
+    DOCUMENTED_OUTPUTS.update({f"{NAMESPACE}/detections_3d": "vision_msgs/msg/Detection3DArray",
+                               f"{NAMESPACE}/detections_2d": "vision_msgs/msg/Detection2DArray"})
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
+def posing_object_head(head: torch.nn.Module, points_in_box: np.ndarray) -> None:
+    """Set an ObjectHead's weights (in place) so that, whatever its input, exactly one cell (the last row's
+    last) is confident (0.73; every other cell below 0.5) and predicts control point k at points_in_box[k]
+    ((21, 2), normalised [0, 1] in the object box).
+
+    The head's input is ignored (first 1x1 convolution: zero weights, bias 1); the 3x3 convolution of the
+    first block makes channel 0 the share of a cell's 3 x 3 neighbourhood inside the map (4/9 at a corner)
+    and channel 1 its up-left neighbour's presence (0 on the first row and column); the other blocks pass
+    both on; the logits -9 c0 + 2 c1 + 3 are positive at the last corner alone."""
+    corner = (ROI_SIZE - 0.5) / ROI_SIZE
+    k = head.num_points
+    with torch.no_grad():
+        for block in head.blocks:
+            conv1, norm1, _, conv3, norm3, _ = block
+            for norm in (norm1, norm3):
+                norm.running_mean.zero_()
+                norm.running_var.fill_(1.0)
+                norm.weight.fill_(1.0)
+                norm.bias.zero_()
+            for conv in (conv1, conv3):
+                conv.weight.zero_()
+                conv.bias.zero_()
+        first = head.blocks[0]
+        first[0].bias[0] = 1.0
+        first[3].weight[0, 0] = 1.0 / 9.0
+        first[3].weight[1, 0, 0, 0] = 1.0
+        for block in head.blocks[1:]:
+            block[0].weight[0, 0, 0, 0] = block[0].weight[1, 1, 0, 0] = 1.0
+            block[3].weight[0, 0, 1, 1] = block[3].weight[1, 1, 1, 1] = 1.0
+        out = head.out_conv
+        out.weight.zero_()
+        out.bias.zero_()
+        out.weight[:k, 0], out.weight[:k, 1], out.bias[:k] = -9.0, 2.0, 3.0
+        out.bias[k:2 * k] = torch.as_tensor(OBJECT_OFFSET_SCALE * (points_in_box[:, 0] - corner))
+        out.bias[2 * k:] = torch.as_tensor(OBJECT_OFFSET_SCALE * (points_in_box[:, 1] - corner))
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, mano_layer) -> Path:
-    """An hfl_ros checkpoint of the CI-sized network (random weights: the node cannot tell them apart)."""
+    """An hfl_ros checkpoint of the CI-sized network: random weights, except an object decoder that always
+    sees OBJECTS[0] 3 m away in the middle of its box (posing_object_head), so that PnP finds its pose."""
     config = ModelConfig(resnet_width=16, resnet_blocks=(1, 1, 1, 1), feature_channels=64)
-    return save_checkpoint(tmp_path_factory.mktemp("checkpoint") / "ci_sized.pt", HFLNet(config, mano_layer))
+    network = HFLNet(config, mano_layer)
+    model = ObjectRegistry.from_yaml(package_config_file("objects.yaml")).model(OBJECTS[0])
+    K = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])
+    uv = project_points(transform_points(model.control_points, exp_map(np.array([0.3, -0.4, 0.2])),
+                                         np.array([0.0, 0.0, 3.0])), K)
+    low, high = uv.min(axis=0), uv.max(axis=0)
+    posing_object_head(network.object_head, (uv - (low + high) / 2) / ((high - low).max() * 1.1) + 0.5)
+    return save_checkpoint(tmp_path_factory.mktemp("checkpoint") / "ci_sized.pt", network)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +163,12 @@ def params_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rviz_prefix(tmp_path_factory) -> Path:
+    return rviz_standin(tmp_path_factory.mktemp("rviz2_prefix"))
+
+
+def rviz_standin(prefix: Path) -> Path:
     """An install prefix holding a stand-in `rviz2` package: it writes its command line to
     <prefix>/rviz2_arguments.yaml and waits for SIGINT."""
-    prefix = tmp_path_factory.mktemp("rviz2_prefix")
     marker = prefix / "share" / "ament_index" / "resource_index" / "packages" / "rviz2"
     marker.parent.mkdir(parents=True)
     marker.touch()
@@ -237,6 +311,45 @@ def _subscriptions(launched: harness.LaunchedSystem, node: str = NODE) -> Dict[s
     return dict(line.strip().split(": ", 1) for line in section.splitlines() if ": " in line)
 
 
+def _node_topics(launched: harness.LaunchedSystem, node: str) -> tuple:
+    """(subscriptions, publishers) of the node, each topic -> type, from one `ros2 node info` (asked again while
+    its discovery has not seen the node: "Unable to find node" on a loaded machine)."""
+    for _ in range(harness.DISCOVERY_ATTEMPTS):
+        completed = launched.ros2("node", "info", *NO_DAEMON, node)
+        if "Unable to find node" not in completed.stderr:
+            break
+    info = _ok(completed)
+    subscribers, rest = info.split("Subscribers:", 1)[1].split("Publishers:", 1)
+    publishers = rest.split("Service Servers:", 1)[0]
+    return tuple(dict(line.strip().split(": ", 1) for line in section.splitlines() if ": " in line)
+                 for section in (subscribers, publishers))
+
+
+def _rviz_topics(arguments: List[str]) -> Dict[str, str]:
+    """Each topic of the RViz config that the stand-in rviz2 was given (`-d`) -> the name it resolves to under
+    the ROS arguments launch gave it (namespace, remappings)."""
+    config = yaml.safe_load(Path(arguments[arguments.index("-d") + 1]).read_text())
+    topics = {d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"] if "Topic" in d}
+    ros = arguments[arguments.index("--ros-args"):]
+    rules = dict(ros[i + 1].split(":=", 1) for i, item in enumerate(ros[:-1]) if item in ("-r", "--remap"))
+    namespace = rules.get("__ns", "/")
+    remapped = {expand_topic_name(source, "rviz2", namespace): expand_topic_name(target, "rviz2", namespace)
+                for source, target in rules.items() if not source.startswith("__")}
+    resolved = {topic: expand_topic_name(topic, "rviz2", namespace) for topic in topics}
+    return {topic: remapped.get(name, name) for topic, name in resolved.items()}
+
+
+def _assert_rviz_shows_the_node(launched: harness.LaunchedSystem, rviz_arguments: Path, node: str) -> None:
+    """Every topic RViz subscribes is one the perception node `node` publishes (its `image` display: the base
+    topic of the image the node subscribes, raw or `<image>/compressed`)."""
+    arguments = yaml.safe_load(rviz_arguments.read_text())
+    shown = _rviz_topics(arguments)
+    subscribed, published = _node_topics(launched, node)
+    images = set(subscribed) | {topic[:-len("/compressed")] for topic in subscribed if topic.endswith("/compressed")}
+    missing = {topic: name for topic, name in shown.items() if name not in (images if topic == "image" else published)}
+    assert missing == {}, f"RViz topics that {node} does not publish: {missing}\npublishers: {published}"
+
+
 # ------------------------------------------------------------------------------------------------ tests
 def test_topic_echo_shows_a_hand_object_stamped_like_a_synthetic_image(system, launched):
     header = _echo_once(launched, *HAND_OBJECT, "--field", "header")
@@ -260,6 +373,32 @@ def test_tf_carries_the_object_and_wrist_frames(launched):
     wrist = next((name for name in frames if name != f"{FRAME_PREFIX}object"), "")
     assert wrist in (f"{FRAME_PREFIX}right_wrist", f"{FRAME_PREFIX}left_wrist"), frames
     assert frames == {wrist: CAMERA_FRAME, f"{FRAME_PREFIX}object": CAMERA_FRAME}
+
+
+@needs_vision_msgs
+def test_topic_echo_shows_the_held_object_as_detection_3d_and_the_hand_beside_it_as_detection_2d(launched):
+    model = ObjectRegistry.from_yaml(package_config_file("objects.yaml")).model(OBJECTS[0])
+    array = _echo_once(launched, f"{NAMESPACE}/detections_3d", "vision_msgs/msg/Detection3DArray", "--full-length",
+                       "--filter", "len(m.detections) > 0")
+    assert array["header"]["frame_id"] == CAMERA_FRAME
+    (detection,) = array["detections"]
+    assert detection["header"] == array["header"] and re.fullmatch(r"object-\d+", detection["id"])
+    (result,) = detection["results"]
+    assert result["hypothesis"]["class_id"] == OBJECTS[0] and 0 < result["hypothesis"]["score"] <= 1
+    covariance = np.reshape(result["pose"]["covariance"], (6, 6))
+    assert np.allclose(covariance, covariance.T) and np.all(np.linalg.eigvalsh(covariance) > 0)
+    size = detection["bbox"]["size"]
+    extent = model.vertices.max(axis=0) - model.vertices.min(axis=0)
+    np.testing.assert_allclose([size["x"], size["y"], size["z"]], extent, rtol=1e-9)
+
+    array = _echo_once(launched, f"{NAMESPACE}/detections_2d", "vision_msgs/msg/Detection2DArray", "--filter",
+                       "len(m.detections) == 2")
+    hand, obj = array["detections"]
+    assert hand["results"][0]["hypothesis"]["class_id"] in ("right_hand", "left_hand")
+    assert re.fullmatch(r"hand-\d+", hand["id"]) and re.fullmatch(r"object-\d+", obj["id"])
+    assert obj["results"][0]["hypothesis"]["class_id"] == OBJECTS[0]
+    assert hand["header"]["frame_id"] == obj["header"]["frame_id"] == CAMERA_FRAME
+    assert hand["bbox"]["size_x"] > 0 and obj["bbox"]["size_y"] > 0
 
 
 def test_lifecycle_deactivate_stops_the_outputs_and_activate_resumes_them(system, launched):
@@ -304,7 +443,7 @@ def test_param_set_object_changes_the_messages_and_an_unknown_one_is_refused(sys
 
 def test_launch_arguments_reach_the_running_node(system, launched, mano_dir, checkpoint, rviz_prefix):
     expected = {"checkpoint": str(checkpoint), "mano_dir": str(mano_dir), "device": "cpu", "image_transport": "raw",
-                "frame_prefix": FRAME_PREFIX}  # frame_prefix: from params_file
+                "frame_prefix": FRAME_PREFIX, "use_sim_time": "False"}  # frame_prefix: from params_file
     assert {name: _param(launched, name) for name in expected} == expected
     assert _subscriptions(launched) == {IMAGE: "sensor_msgs/msg/Image", CAMERA_INFO: "sensor_msgs/msg/CameraInfo",
                                         f"{NAMESPACE}/rois": "hfl_ros/msg/HandObjectRois"}
@@ -312,7 +451,7 @@ def test_launch_arguments_reach_the_running_node(system, launched, mano_dir, che
     assert not (rviz_prefix / "rviz2_arguments.yaml").exists()  # rviz:=false: the stand-in never started
 
 
-def test_missing_mano_dir_fails_configure_by_name_and_the_node_stays_up_unconfigured(
+def test_missing_mano_dir_fails_configure_by_name_and_the_node_stays_up_unconfigured_and_rviz_shows_its_namespace(
         mano_dir, rviz_prefix, tmp_path):
     missing = tmp_path / "no_such_mano_dir"
     env = _environment(66, rviz_prefix)
@@ -341,6 +480,7 @@ def test_missing_mano_dir_fails_configure_by_name_and_the_node_stays_up_unconfig
         config = rviz[rviz.index("-d") + 1]
         assert Path(config).name == "hfl_ros.rviz" and Path(config).resolve().is_file()
         assert rviz[rviz.index("-f") + 1] == CAMERA_FRAME
+        _assert_rviz_shows_the_node(launched, rviz_prefix / "rviz2_arguments.yaml", NODE)  # in the namespace
         assert launched.interrupt(SHUTDOWN_TIMEOUT) == 0, launched.log()[-3000:]
     finally:
         launched.close()
@@ -362,3 +502,178 @@ def test_sigint_ends_launch_and_every_node_cleanly(system, launched):
     noisy = [line for line in after.splitlines() if line.startswith(OUR_NODES)
              and any(word in line for word in ("[ERROR]", "[WARN", "Traceback", "Error", "error"))]
     assert noisy == [], "\n".join(noisy)
+
+
+# ------------------------------------------------------------------------------------------------ a bag, sim time
+#: Bag time (s) of the replayed sequence's first frame: far from this machine's clock.
+BAG_START = 1000.0
+#: (bag time offset s, content) of the replayed frames: the hand tracked, lost (a frame without it after a
+#: gap), found again; then the bag loops back to its start.
+BAG_FRAMES = ((0.0, "hand"), (0.1, "hand"), (0.2, "hand"), (0.3, "hand"), (2.0, "blank"),
+              (2.1, "hand"), (2.2, "hand"), (2.3, "hand"), (0.0, "hand"), (0.1, "hand"))
+#: Index in BAG_FRAMES of the first frame after the loop.
+LOOP_INDEX = 8
+EXAMPLE = REPO / "examples" / "planner_example.py"
+
+
+class BagReplay:
+    """What `ros2 bag play --clock` does, on a system's domain: /clock, then the frame's camera_info and image
+    stamped with the bag's time; and every output of the node (default namespace) recorded."""
+
+    def __init__(self, domain: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node("hfl_cli_bag", context=self.context)
+        self.outputs = harness.OutputRecorder(self.node)
+        if VISION_MSGS:
+            from vision_msgs.msg import Detection3DArray
+
+            self.outputs.record(Detection3DArray, "detections_3d", "detections_3d", 50)
+        self.clock = self.node.create_publisher(Clock, "/clock", 10)
+        self.image = self.node.create_publisher(Image, "/camera/color/image_raw", 10)
+        self.info = self.node.create_publisher(CameraInfo, "/camera/color/camera_info", 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinner.start()
+
+    def connected(self) -> bool:
+        return self.image.get_subscription_count() > 0 and self.info.get_subscription_count() > 0
+
+    def play(self, seconds: float, rgb: np.ndarray, K: Optional[np.ndarray]) -> None:
+        """The clock at `seconds`, then camera_info (unless K is None) and the image stamped `seconds`."""
+        header = Header(stamp=stamp_from_seconds(seconds), frame_id=CAMERA_FRAME)
+        self.clock.publish(Clock(clock=header.stamp))
+        if K is not None:
+            self.info.publish(camera_info_message(K, rgb.shape[1], rgb.shape[0], header))
+        self.image.publish(image_message(rgb, header))
+
+    def output(self, topic: str, seconds: float) -> List[object]:
+        return [m for m in self.outputs.messages(topic) if abs(stamp_seconds(m.header.stamp) - seconds) < 1e-6]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self.spinner.join(5)
+
+
+class Replayed:
+    """The replayed bag's launch, its recording, the planner example's output and the stand-in RViz's
+    arguments file."""
+
+    def __init__(self, launched: harness.LaunchedSystem, bag: BagReplay,
+                 example: Optional[subprocess.CompletedProcess], rviz: Path) -> None:
+        self.launched, self.bag, self.example, self.rviz = launched, bag, example, rviz
+
+    def hand_objects(self) -> List[object]:
+        """hand_object of each frame of BAG_FRAMES, in order (the loop repeats stamps: order of arrival)."""
+        received = self.bag.outputs.messages("hand_object")
+        return received[-len(BAG_FRAMES):]
+
+
+@pytest.fixture(scope="module")
+def replayed(mano_dir, checkpoint, params_file, tmp_path_factory) -> Iterator[Replayed]:
+    """Launch with use_sim_time:=true, log_level:=warn, the default namespace, RViz; replay BAG_FRAMES while
+    the planner example (examples/planner_example.py) listens, each frame once the previous one's output came."""
+    rviz = rviz_standin(tmp_path_factory.mktemp("rviz2_bag_prefix"))
+    env = _environment(11, rviz)
+    log_dir = tmp_path_factory.mktemp("bag_launch")
+    launched = harness.LaunchedSystem(
+        {"use_sim_time": "true", "log_level": "warn", "rviz": "true", "camera_frame": CAMERA_FRAME,
+         "params_file": str(params_file), "checkpoint": str(checkpoint), "mano_dir": str(mano_dir),
+         "object": OBJECTS[0], "device": "cpu"}, env, log_dir / "launch.log")
+    bag = BagReplay(int(env["ROS_DOMAIN_ID"]))
+    example = None
+    try:
+        frame = render_sequence(18, 1)[0]  # a frame whose procedural hand MediaPipe finds
+        images = {"hand": frame.image, "blank": np.full_like(frame.image, 128)}
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not bag.connected() and time.monotonic() < deadline and launched.running():
+            time.sleep(0.5)
+        assert bag.connected(), f"the node never subscribed the camera\n{launched.log()[-3000:]}"
+        # a frame before any camera_info: skipped with a warning (log_level warn keeps warnings)
+        bag.play(BAG_START - 1.0, frame.image, None)
+        if VISION_MSGS:
+            example = subprocess.Popen([sys.executable, str(EXAMPLE), str(len(BAG_FRAMES))], env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=True)
+            # the example's subscription (beside this recorder's) before the first frame
+            while bag.node.count_subscribers("/detections_3d") < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        for count, (offset, content) in enumerate(BAG_FRAMES, start=1):
+            bag.play(BAG_START + offset, images[content], frame.annotation.K)
+            assert bag.outputs.wait_for(lambda r: len(r.messages("hand_object")) >= count, 120.0), \
+                f"no hand_object for bag frame {count} (bag time {BAG_START + offset})\n{launched.log()[-3000:]}"
+        finished = None
+        if example is not None:
+            try:
+                out, err = example.communicate(timeout=15)
+            except subprocess.TimeoutExpired:  # it did not receive every frame's detections
+                os.killpg(example.pid, signal.SIGINT)
+                out, err = example.communicate(timeout=20)
+            finished = subprocess.CompletedProcess(example.args, example.returncode, out, err)
+        yield Replayed(launched, bag, finished, rviz / "rviz2_arguments.yaml")
+    finally:
+        if example is not None and example.poll() is None:
+            os.killpg(example.pid, signal.SIGKILL)
+        launched.close()
+        bag.close()
+
+
+def test_sim_time_and_log_level_reach_the_running_nodes(replayed):
+    launched = replayed.launched
+    assert _param(launched, "use_sim_time", node="/perception_node") == "True"
+    # the node's clock is the bag's: /diagnostics (stamped with the node's clock) carries bag times
+    stamps = [stamp_seconds(m.header.stamp) for m in replayed.bag.outputs.messages("diagnostics")]
+    assert stamps and all(0 < s <= BAG_START + max(o for o, _ in BAG_FRAMES) + 1e-6 for s in stamps), stamps
+    ours = [line for line in launched.log().splitlines() if line.startswith("[perception_node-")]
+    assert any("[WARN]" in line and "camera_info" in line for line in ours), "\n".join(ours[-20:])
+    assert not [line for line in ours if "[INFO]" in line], "log_level:=warn, yet INFO lines"
+
+
+def test_outputs_carry_the_bag_time_and_a_loop_back_restarts_the_filter(replayed):
+    results = replayed.hand_objects()
+    assert [stamp_seconds(m.header.stamp) for m in results] == \
+        pytest.approx([BAG_START + offset for offset, _ in BAG_FRAMES], abs=1e-6)
+    assert [m.hand_found for m in results] == [content == "hand" for _, content in BAG_FRAMES]
+    tracked = results[1:4]
+    assert all(m.hand_filtered.valid and m.hand_filtered.reset == "" for m in tracked), \
+        [m.hand_filtered.reset for m in tracked]
+    before, looped, after = results[LOOP_INDEX - 1:LOOP_INDEX + 2]
+    assert before.hand_filtered.reset == "" and after.hand_filtered.reset == ""  # filtering on both sides
+    # the loop restarts the filter: "time_backwards" when the hand's track survives the loop, "track_lost" when
+    # the box policy starts a new track there (a new track restarts its side's filter)
+    assert looped.hand_filtered.valid and looped.hand_filtered.reset in ("time_backwards", "track_lost"), \
+        looped.hand_filtered.reset
+
+
+@needs_vision_msgs
+def test_planner_example_reads_the_object_pose_class_and_a_track_id_from_vision_msgs_only(replayed):
+    example = replayed.example
+    assert example.returncode == 0, f"{example.stdout[-2000:]}\n{example.stderr[-3000:]}"
+    lines = [json.loads(line) for line in example.stdout.splitlines()]
+    # before the loop (its stamps repeat after it); the example may have joined a frame late
+    last = BAG_START + BAG_FRAMES[LOOP_INDEX - 1][0]
+    lines = lines[:next(i for i, line in enumerate(lines) if abs(line["stamp"] - last) < 1e-6) + 1]
+    poses = {round(stamp_seconds(pose.header.stamp), 6): pose
+             for pose in reversed(replayed.bag.outputs.messages("object_pose"))}  # the first of a stamp
+    launched_object = _param(replayed.launched, "object", node="/perception_node")
+    for line in lines:
+        pose = poses[round(line["stamp"], 6)]
+        assert (line["frame"], line["class"]) == (CAMERA_FRAME, launched_object)
+        position, orientation = pose.pose.position, pose.pose.orientation
+        assert line["position"] == [position.x, position.y, position.z]
+        assert line["orientation_xyzw"] == [orientation.x, orientation.y, orientation.z, orientation.w]
+        assert all(variance > 0 for variance in line["position_variance"])
+    lost = BAG_START + next(offset for offset, content in BAG_FRAMES if content == "blank")
+    assert not [line for line in lines if abs(line["stamp"] - lost) < 1e-6]  # no object without the hand
+    before = [line["id"] for line in lines if line["stamp"] < lost]
+    after = [line["id"] for line in lines if line["stamp"] > lost]
+    assert len(before) >= 2 and len(after) == 3, lines
+    assert len(set(before)) == 1 and len(set(after)) == 1, (before, after)  # the same while tracked
+    assert before[0] != after[0], (before, after)  # a new id once the object was lost and found again
+
+
+def test_rviz_in_the_default_namespace_shows_the_node_outputs(replayed):
+    _assert_rviz_shows_the_node(replayed.launched, replayed.rviz, "/perception_node")
