@@ -1,6 +1,7 @@
 """hfl-export on a CI-sized HFL-Net: ONNX Runtime runs the file with torch's outputs, and the estimator runs on it."""
 
 import argparse
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from hfl_ros.apps.demo import BUNDLED_SCENE, scene_boxes
 from hfl_ros.apps.export import load_network, main
 from hfl_ros.data.synthetic import read_scene, read_scene_object
 from hfl_ros.inference.estimator import HandObjectEstimator, InferenceConfig
-from hfl_ros.model.export import OnnxNetwork, example_inputs
+from hfl_ros.model.export import OnnxNetwork, example_inputs, export_key
 from hfl_ros.model.optimize import output_differences
 
 SMOKE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "train_synthetic_smoke.yaml"
@@ -57,3 +58,37 @@ def test_estimator_on_onnx_runtime_equals_the_torch_estimator(exported):
     np.testing.assert_allclose(onnx_estimate.object.control_points_2d, torch_estimate.object.control_points_2d,
                                atol=1e-3, rtol=0)
 
+
+
+def test_the_apps_default_runtime_is_onnx_runtime_on_a_cached_checked_export(exported, tmp_path):
+    """hfl-demo / hfl-video's default (--runtime auto) on the CPU: ONNX Runtime on the export cached under
+    the weights' key (seeded here with hfl-export's file, so no second export; cached_export's own export
+    and check are tested in test/model/test_export.py), no new file; bf16 stays on torch."""
+    from hfl_ros.apps.options import add_inference_arguments, inference_config
+
+    pytest.importorskip("onnxruntime")
+    path, model = exported
+    (tmp_path / "onnx").mkdir()
+    cached = tmp_path / "onnx" / f"hflnet-{export_key(model)}.onnx"
+    shutil.copy(path, cached)
+    parser = argparse.ArgumentParser()
+    add_inference_arguments(parser)
+    config = inference_config(parser.parse_args(["--onnx-cache", str(tmp_path / "onnx")]))
+    assert config.runtime == "auto"
+    first = HandObjectEstimator(model, "cpu", inference=config)
+    assert isinstance(first.network, OnnxNetwork) and list((tmp_path / "onnx").iterdir()) == [cached]
+    inputs = example_inputs(2)
+    with torch.inference_mode():
+        differences = output_differences(first.network(*inputs), model(*inputs))
+    assert max(differences.values()) <= 1e-4, differences
+    bf16 = inference_config(parser.parse_args(["--onnx-cache", str(tmp_path), "--precision", "bf16"]))
+    assert not isinstance(HandObjectEstimator(model, "cpu", inference=bf16).network, OnnxNetwork)
+
+
+def test_runtime_onnx_refuses_a_path_that_is_not_the_exact_one(exported, tmp_path):
+    _, model = exported
+    with pytest.raises(ValueError, match="runtime 'onnx' runs the exact fp32 inference path"):
+        HandObjectEstimator(model, "cpu", inference=InferenceConfig(runtime="onnx", precision="bf16",
+                                                                    onnx_cache_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        InferenceConfig(runtime="tensorflow")
