@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hfl_ros.inference.frames import InputError, is_bag, is_video
+from hfl_ros.inference.frames import InputError
 
 LOG = logging.getLogger("hfl_ros.batch")
 DONE_FILE = "batch_done.json"
@@ -84,7 +84,7 @@ def input_name(item: str) -> str:
     """The results folder name of an input: a file's name without its suffix, a folder's name, a glob's
     pattern with its wildcards replaced."""
     path = Path(item)
-    if path.is_file() and (is_video(path) or is_bag(path) or path.suffix):
+    if path.is_file():
         name = path.stem
     elif path.is_dir():
         name = path.name
