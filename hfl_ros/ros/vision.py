@@ -25,9 +25,7 @@ unknown covariance (sensor_msgs/Imu.msg: "A covariance matrix of all zeros will 
 'covariance unknown'"; -1 in the first element would mean "no estimate", yet the pose is one).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseWithCovariance, Vector3
@@ -38,13 +36,12 @@ from vision_msgs.msg import (
 )
 
 from hfl_ros.geometry.camera import transform_points
+from hfl_ros.geometry.checks import as_numpy
 from hfl_ros.geometry.object_pose import ObjectPoseSettings
 from hfl_ros.objects import ObjectModel
+from hfl_ros.perception import HandResult
 from hfl_ros.results import ObjectEstimate
 from hfl_ros.ros.conversions import copy_header, pose_from_rotation_translation
-
-if TYPE_CHECKING:  # annotations only
-    from hfl_ros.perception.results import HandResult
 
 #: Class id of a hand detection, per side.
 HAND_CLASSES = {"right": "right_hand", "left": "left_hand"}
@@ -56,8 +53,6 @@ OBJECT_ID_PREFIX = "object-"
 MIN_REPROJECTION_SIGMA = 0.5
 #: Control points needed for a covariance: 2N residuals must exceed the 6 pose parameters.
 MIN_COVARIANCE_POINTS = 4
-#: 6 x 6 covariance flattened, all zeros: unknown.
-UNKNOWN_COVARIANCE = (0.0,) * 36
 
 #: registry name -> ObjectModel (e.g. ObjectRegistry.model).
 ModelLookup = Callable[[str], ObjectModel]
@@ -93,10 +88,11 @@ def pose_covariance(obj: ObjectEstimate, control_points: np.ndarray, K: np.ndarr
     """
     if not obj.has_pose:
         raise ValueError(f"object {obj.name!r} has no pose: no covariance")
-    K = np.asarray(K, dtype=np.float64)
+    K = as_numpy(K, "K", shape="3,3", finite=True)
+    points = as_numpy(control_points, "control_points", shape=(len(obj.control_points_2d), 3), finite=True)
     rotation = np.asarray(obj.rotation, dtype=np.float64)
     translation = np.asarray(obj.translation, dtype=np.float64)
-    offsets = np.asarray(control_points, dtype=np.float64) @ rotation.T  # R X, (21, 3)
+    offsets = points @ rotation.T  # R X, (21, 3)
     camera = offsets + translation
     uv, projection = project_with_derivative(camera, K)
     residuals = np.asarray(obj.control_points_2d, dtype=np.float64) - uv
@@ -139,7 +135,7 @@ def _hypothesis(class_id: str, score: float, pose: Optional[PoseWithCovariance] 
     return result
 
 
-def object_detection_3d(header: Header, hand: "HandResult", model: ObjectModel, K: np.ndarray,
+def object_detection_3d(header: Header, hand: HandResult, model: ObjectModel, K: np.ndarray,
                         settings: ObjectPoseSettings = ObjectPoseSettings()) -> Detection3D:
     """The Detection3D of a hand's held object: the pose of `hand.output` (what TF shows), the covariance of
     the raw PnP pose in `hand.estimate`. Raises ValueError when the output has no object pose."""
@@ -157,7 +153,7 @@ def object_detection_3d(header: Header, hand: "HandResult", model: ObjectModel, 
     )
 
 
-def detection_3d_array(header: Header, hands: Iterable["HandResult"], models: ModelLookup, K: np.ndarray,
+def detection_3d_array(header: Header, hands: Iterable[HandResult], models: ModelLookup, K: np.ndarray,
                        settings: ObjectPoseSettings = ObjectPoseSettings()) -> Detection3DArray:
     """One Detection3D per hand whose object is shown (`object_shown`: it has a pose that passed the quality
     gate, as on TF and `object_pose`); an empty array says "no object this frame".
@@ -169,12 +165,12 @@ def detection_3d_array(header: Header, hands: Iterable["HandResult"], models: Mo
 
 def box_2d(box: np.ndarray) -> BoundingBox2D:
     """[x1, y1, x2, y2] px -> an axis-aligned BoundingBox2D (centre and size, px)."""
-    x1, y1, x2, y2 = (float(value) for value in np.asarray(box, dtype=np.float64).reshape(4))
+    x1, y1, x2, y2 = (float(value) for value in as_numpy(box, "box", shape=(4,), finite=True))
     return BoundingBox2D(center=Pose2D(position=Point2D(x=(x1 + x2) / 2, y=(y1 + y2) / 2), theta=0.0),
                          size_x=x2 - x1, size_y=y2 - y1)
 
 
-def detection_2d_array(header: Header, hands: Iterable["HandResult"]) -> Detection2DArray:
+def detection_2d_array(header: Header, hands: Iterable[HandResult]) -> Detection2DArray:
     """Per hand: its Detection2D (class `right_hand` / `left_hand`, hand box, hand score, "hand-<track_id>")
     when the hand is shown (`hand_shown`: it passed the quality gate), then, when it has an object box, the
     object's (class = registry name, the object score, "object-<object_track_id>")."""

@@ -96,6 +96,8 @@ def test_covariance_is_unknown_all_zeros_when_fewer_than_four_control_points_agr
     assert np.array_equal(covariance, np.zeros((6, 6)))
     with pytest.raises(ValueError, match="021_bleach_cleanser"):
         vision.pose_covariance(_object(None, None, exact), MODEL.control_points, K)
+    with pytest.raises(ValueError, match="K"):
+        vision.pose_covariance(_object(ROTATION, TRANSLATION, exact), MODEL.control_points, K[:2])
 
 
 def test_a_perfect_fit_keeps_a_floor_sigma_and_never_reads_as_unknown():
