@@ -25,10 +25,12 @@ LEGEND_TEXT_COLOUR: Colour = (255, 255, 255)
 LEGEND_BACKGROUND: Colour = (0, 0, 0)
 MESH_ALPHA = 0.45
 LEGEND_ALPHA = 0.6
-#: Legend text height at LEGEND_REFERENCE_HEIGHT px of image; smaller and larger images scale it (clipped).
+#: Text size of the legend and the box labels, and of the banner, for an image whose shorter side is
+#: TEXT_REFERENCE_SIZE px; other images scale them (within TEXT_SCALE_RANGE).
 LEGEND_FONT_SCALE = 0.42
-LEGEND_REFERENCE_HEIGHT = 480
-LEGEND_SCALE_RANGE = (0.6, 2.5)
+BANNER_FONT_SCALE = 0.6
+TEXT_REFERENCE_SIZE = 480
+TEXT_SCALE_RANGE = (0.6, 2.0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 #: Legend entry kinds: how the swatch is drawn.
@@ -108,9 +110,9 @@ def _draw_truth(canvas: np.ndarray, K: np.ndarray, truth: OverlayTruth, object_m
     return drawn
 
 
-def _legend_scale(image_height: int) -> float:
-    low, high = LEGEND_SCALE_RANGE
-    return float(np.clip(image_height / LEGEND_REFERENCE_HEIGHT, low, high))
+def _text_scale(image: np.ndarray) -> float:
+    low, high = TEXT_SCALE_RANGE
+    return float(np.clip(min(image.shape[:2]) / TEXT_REFERENCE_SIZE, low, high))
 
 
 def draw_legend(canvas: np.ndarray, entries: List[LegendEntry], right: bool = False) -> None:
@@ -118,8 +120,9 @@ def draw_legend(canvas: np.ndarray, entries: List[LegendEntry], right: bool = Fa
     place: a dark translucent panel, one swatch and label per line; nothing where the panel does not fit."""
     if not entries:
         return
-    scale = _legend_scale(canvas.shape[0])
+    scale = _text_scale(canvas)
     font_scale = LEGEND_FONT_SCALE * scale
+    stroke = max(2, int(round(2 * scale)))
     text_height = cv2.getTextSize("Ag", FONT, font_scale, 1)[0][1]
     line_height = int(round(text_height * 1.9))
     swatch = int(round(text_height * 2.2))
@@ -143,10 +146,10 @@ def draw_legend(canvas: np.ndarray, entries: List[LegendEntry], right: bool = Fa
         elif entry.kind == SWATCH_RECTANGLE:
             cv2.rectangle(canvas, (left, top), (right, bottom), entry.colour, 1)
         elif entry.kind == SWATCH_DOTS:
-            for x in np.linspace(left + 2, right - 2, 3):
-                cv2.circle(canvas, (int(round(x)), middle), 2, entry.colour, -1, cv2.LINE_AA)
+            for x in np.linspace(left + stroke, right - stroke, 3):
+                cv2.circle(canvas, (int(round(x)), middle), stroke, entry.colour, -1, cv2.LINE_AA)
         else:
-            cv2.line(canvas, (left, middle), (right, middle), entry.colour, 2, cv2.LINE_AA)
+            cv2.line(canvas, (left, middle), (right, middle), entry.colour, stroke, cv2.LINE_AA)
         cv2.putText(canvas, entry.label, (right + margin, middle + text_height // 2), FONT, font_scale,
                     LEGEND_TEXT_COLOUR, 1, cv2.LINE_AA)
 
@@ -186,14 +189,16 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
     for box, name in ((hand.box, "hand"), (obj.box, "object")):
         cv2.rectangle(canvas, _pixel(box[:2]), _pixel(box[2:]), BOX_COLOUR, 1)
         cv2.putText(canvas, name, (_pixel(box[:2])[0] + 2, _pixel(box[:2])[1] - 3), FONT,
-                    LEGEND_FONT_SCALE * _legend_scale(canvas.shape[0]), BOX_COLOUR, 1, cv2.LINE_AA)
+                    LEGEND_FONT_SCALE * _text_scale(canvas), BOX_COLOUR, 1, cv2.LINE_AA)
     entries.append(LegendEntry("input boxes (hand, object)", BOX_COLOUR, SWATCH_RECTANGLE))
     if truth is not None:
         drawn = _draw_truth(canvas, K, truth, object_model)
         if drawn:
             entries.append(LegendEntry(f"ground truth ({', '.join(drawn)})", GROUND_TRUTH_COLOUR, SWATCH_LINE))
     if banner:
-        cv2.putText(canvas, banner, (8, 22), FONT, 0.6, BANNER_COLOUR, 2, cv2.LINE_AA)
+        scale = _text_scale(canvas)
+        cv2.putText(canvas, banner, (int(8 * scale), int(22 * scale)), FONT, BANNER_FONT_SCALE * scale, BANNER_COLOUR,
+                    max(2, int(round(2 * scale))), cv2.LINE_AA)
     if legend:
         draw_legend(canvas, entries)
     return canvas
