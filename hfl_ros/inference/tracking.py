@@ -28,6 +28,7 @@ from hfl_ros.detection.policy import (
     object_box_from_estimate,
 )
 from hfl_ros.geometry.boxes import box_iou, clip_box
+from hfl_ros.inference.estimator import EstimationError
 from hfl_ros.inference.mirroring import SideRequest, estimate_sides
 from hfl_ros.objects import ObjectModel
 from hfl_ros.results import HandObjectEstimate
@@ -129,6 +130,14 @@ def refine_object_boxes(run: Callable[[Sequence[int], Sequence[np.ndarray]], Seq
     return results
 
 
+class _HandRefused(Exception):
+    """The estimator refused one hand of several (`target`: its index among the frame's targets)."""
+
+    def __init__(self, target: int) -> None:
+        super().__init__(f"hand {target} refused")
+        self.target = target
+
+
 class HandObjectTracker:
     """Estimates hands and objects frame after frame, choosing the boxes itself.
 
@@ -154,7 +163,8 @@ class HandObjectTracker:
     def process(self, image: np.ndarray, K: np.ndarray, stamp: float, object_model: ObjectModel) -> TrackedFrame:
         """Hands and objects in `image` (H, W, 3) uint8 RGB with intrinsics K (3, 3), stamped `stamp` (s).
 
-        Raises EstimationError (from the estimator) for an image or intrinsics that cannot be estimated.
+        Raises EstimationError (from the estimator) for an image or intrinsics that cannot be estimated (or a
+        single hand that cannot be); of several hands, one the estimator refuses is left out of the frame.
         """
         return self.estimate_step(image, K, stamp, object_model, self.detect_step(image, stamp))
 
@@ -185,7 +195,12 @@ class HandObjectTracker:
 
         def run(indices: Sequence[int], object_boxes: Sequence[np.ndarray]) -> List[HandObjectEstimate]:
             requests = [SideRequest(targets[i].box.box, box, targets[i].side) for i, box in zip(indices, object_boxes)]
-            return estimate_sides(self.estimator, image, K, requests, object_model)
+            try:
+                return estimate_sides(self.estimator, image, K, requests, object_model)
+            except EstimationError as error:
+                if error.index is None or len(targets) < 2:
+                    raise
+                raise _HandRefused(indices[error.index]) from error
 
         def box_of(estimate: HandObjectEstimate) -> Optional[np.ndarray]:
             """The refined object box, grown to min_box_size (the decoder's points may collapse to one pixel)
@@ -194,7 +209,12 @@ class HandObjectTracker:
                                            settings.refine_min_score, settings.refine_min_points)
             return None if box is None else clip_box(box, size[0], size[1], settings.min_box_size)
 
-        refined = refine_object_boxes(run, starts, box_of, settings)
+        while True:  # a hand the estimator refuses (EstimationError.index) is dropped; the others go on
+            try:
+                refined = refine_object_boxes(run, starts, box_of, settings)
+                break
+            except _HandRefused as refused:
+                del targets[refused.target], starts[refused.target]
         hands = tuple(TrackedHand(target, estimate, box, passes)
                       for target, (estimate, box, passes) in zip(targets, refined))
         with self.lock:

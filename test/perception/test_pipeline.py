@@ -17,6 +17,7 @@ from hfl_ros.evaluation.tracking_scenes import BoxLimitedOracle, render_sequence
 from hfl_ros.filtering import FilterSettings
 from hfl_ros.geometry.boxes import box_centre, box_iou
 from hfl_ros.geometry.camera import project_points
+from hfl_ros.inference.estimator import EstimationError
 from hfl_ros.inference.tracking import TrackedHand
 from hfl_ros.perception import GateSettings, PerceptionSettings
 from hfl_ros.perception.pipeline import SKIP_NON_FINITE, PerceptionPipeline, non_finite_fields, shared_object
@@ -112,7 +113,7 @@ def test_a_non_finite_estimate_is_a_skipped_frame_and_the_filter_restarts_after_
         pipeline.close()
     assert [r.skipped for r in results] == [None, None, None, SKIP_NON_FINITE, None, None]
     skipped = results[3]
-    assert skipped.hands == () and "hand.joints" in skipped.detail and skipped.detections == 1
+    assert skipped.hands == () and "hand.joints" in skipped.detail and skipped.detections is not None
     assert all(r.hand is not None and r.hand.side == "right" for i, r in enumerate(results) if i != 3)
     assert results[0].hand.filtered.hand.reset == "start" and results[4].hand.filtered.hand.reset == "track_lost"
     for before, after in ((results[0], results[1]), (results[1], results[2]), (results[4], results[5])):
@@ -190,3 +191,25 @@ def test_an_object_in_both_hands_is_one_object_with_the_better_estimate():
     assert hands[0].estimate.hand is right.estimate.hand  # the hand stays its own
     apart = _tracked("left", [400, 100, 600, 300], 0.8)
     assert shared_object([right, apart]) == (None, [right, apart])
+
+
+class RefusesLeftHands(BoxHandEstimator):
+    """Refuses every left hand of a batch, as HandObjectEstimator refuses a hand whose box cannot be cropped."""
+
+    def estimate_batch(self, image, requests):
+        for index, request in enumerate(requests):
+            if request.mirrored:
+                raise EstimationError(f"request {index}: cannot be cropped", index=index)
+        return super().estimate_batch(image, requests)
+
+
+def test_a_hand_the_estimator_refuses_leaves_the_other_hand_in_the_frame(sequence):
+    frame = sequence[0]
+    image, K = _two_hands(frame)
+    pipeline = PerceptionPipeline(RefusesLeftHands(), dataclasses.replace(SETTINGS, policy=PolicySettings(max_hands=2)))
+    try:
+        result = pipeline.process(image, K, 0.0, sequence_object_model(frame))
+    finally:
+        pipeline.close()
+    assert result.skipped is None and [hand.side for hand in result.hands] == ["right"]
+    assert result.detections == 2  # the detector saw both
