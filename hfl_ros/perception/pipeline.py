@@ -240,7 +240,8 @@ class PerceptionPipeline:
             for side, state in self._sides.items():
                 if side not in seen:
                     self._lose_side(stamp, state)
-            network_time = sum(float(hand.estimate.timings.get("network", 0.0)) for hand in hands)
+            # the hands share each batched call: its time is every estimate's timings["network"]
+            network_time = max((float(hand.estimate.timings.get("network", 0.0)) for hand in hands), default=0.0)
             return FrameResult(stamp, tuple(hands), None, "", count, detected.time, network_time, notes)
 
     # ------------------------------------------------------------------------------------------ helpers

@@ -55,8 +55,8 @@ class FrameResult:
     stamp: s, the image's. hands: primary first (empty: no hand found, or the frame was skipped).
     skipped: why the frame was not processed (a reason key such as "non-finite estimate"), None when it was;
     detail: the reason's details ("" when processed). detections: hands the detector found (None: it did
-    not run); detector_time, network_time: s spent in the detector and in the network (each hand's last
-    pass); notes: conditions worth a warning that did not skip the frame (an unregistered ROI object class).
+    not run); detector_time, network_time: s spent in the detector and in the network's last pass (one
+    batched call for all hands); notes: conditions worth a warning that did not skip the frame (an unregistered ROI object class).
     """
 
     stamp: float
