@@ -495,7 +495,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"\nhfl-video: {stopped}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("\nhfl-video: interrupted before the first frame", file=sys.stderr)
+        print("\nhfl-video: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
