@@ -200,10 +200,13 @@ class DetectorPart(Part):
 
 
 class NodePart(Part):
-    """The perception node in this process, driven through its lifecycle; frames come over real DDS."""
+    """The perception node in this process, driven through its lifecycle over its change_state service (as a
+    lifecycle manager or `ros2 lifecycle set` does: the transitions run in the executor, not beside it);
+    frames come over real DDS."""
 
     def setup(self, workdir: Path) -> None:
         import rclpy
+        from lifecycle_msgs.srv import ChangeState
         from rclpy.executors import MultiThreadedExecutor
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import CameraInfo, Image
@@ -223,6 +226,7 @@ class NodePart(Part):
         self.results: List[float] = []
         self.arrived = threading.Condition()
         self.peer.create_subscription(HandObject, "hand_object", self._on_result, 10)
+        self.change_state = self.peer.create_client(ChangeState, f"{self.node.get_name()}/change_state")
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
@@ -235,14 +239,26 @@ class NodePart(Part):
             self.results.append(stamp_seconds(message.header.stamp))
             self.arrived.notify_all()
 
-    def create(self) -> None:
-        from rclpy.lifecycle import TransitionCallbackReturn
+    def _transition(self, transition_id: int, label: str) -> None:
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
 
-        if self.node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            raise RuntimeError("configure failed")
-        if self.node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-            raise RuntimeError("activate failed")
-        time.sleep(0.5)  # the subscriptions match the camera's publishers
+        if not self.change_state.wait_for_service(timeout_sec=RESULT_TIMEOUT_S):
+            raise RuntimeError("the node's change_state service is not there")
+        future = self.change_state.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label}: no answer")
+            time.sleep(0.01)
+        if not future.result().success:
+            raise RuntimeError(f"{label} failed")
+
+    def create(self) -> None:
+        from lifecycle_msgs.msg import Transition
+
+        self._transition(Transition.TRANSITION_CONFIGURE, "configure")
+        self._transition(Transition.TRANSITION_ACTIVATE, "activate")
 
     def use(self, frames: list, stamps: list) -> None:
         from std_msgs.msg import Header
@@ -264,11 +280,10 @@ class NodePart(Part):
                     self.arrived.wait(timeout=2.0)
 
     def release(self) -> None:
-        from rclpy.lifecycle import TransitionCallbackReturn
+        from lifecycle_msgs.msg import Transition
 
-        for transition in (self.node.trigger_deactivate, self.node.trigger_cleanup):
-            if transition() != TransitionCallbackReturn.SUCCESS:
-                raise RuntimeError(f"{transition.__name__} failed")
+        self._transition(Transition.TRANSITION_DEACTIVATE, "deactivate")
+        self._transition(Transition.TRANSITION_CLEANUP, "cleanup")
         with self.arrived:
             self.results.clear()
 
