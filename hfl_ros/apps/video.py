@@ -20,14 +20,14 @@ the quality gate and one temporal filter per side run as in the node. Writes int
   `<video>.from<N>.mp4`, and the closing lines list it;
 - `run.json`: the run's settings; a later run with the same inputs and settings resumes after the last
   complete frame of trajectory.jsonl (`--overwrite` starts again). Ctrl-C stops a run after the frame in
-  progress with one line saying how many frames are done, exit status 130: run the same command to resume.
-
-Progress: frames done of the total (the videos' frame counts, the bags' message counts) and the time left.
-The closing lines give the whole run (every frame of trajectory.jsonl) and this run apart.
+  progress with one line saying how many frames are done, exit status 130: run the same command to resume;
 - with `--mcap`: `outputs.mcap`, the node's messages of every frame at the image stamps, for `ros2 bag play`
   (`hfl_ros.ros.recording`; needs the ROS environment; a resumed run writes `outputs.from<N>.mcap`);
 - with `--lerobot`: `lerobot/`, the run as a LeRobot v3.0 dataset, one episode per input
   (`hfl_ros.apps.lerobot_export`, the `lerobot` extra; rewritten whole at the end of every run).
+
+Progress: frames done of the total (the videos' frame counts, the bags' message counts) and the time left.
+The closing lines give the whole run (every frame of trajectory.jsonl) and this run apart.
 
 Bags (a rosbag2 folder, a .db3 or .mcap file; the `bags` extra, no ROS needed): the frames of the image topic
 (`--image-topic`, default the only one; raw or compressed) at their header stamps; the intrinsics of its
