@@ -320,7 +320,9 @@ class BoxPolicy:
 
         Runs every `detect_every` frames, and on every frame while fewer than `max_hands` hands are tracked;
         hints: the live tracks' predicted boxes; the grid is searched while no hand is tracked, and every
-        `search_every` frames while fewer than `max_hands` are.
+        `search_every` frames while fewer than `max_hands` are; the video mode follows `max_hands` hands
+        once they are all tracked (it then stops palm detection), all the detector's hands otherwise (to
+        choose among them).
         """
         if not self.detector or self._external_hand(stamp):
             return None
@@ -331,8 +333,9 @@ class BoxPolicy:
         if not missing and not (every > 0 and self._since_detection + 1 >= every):
             return None
         search = not live or (missing and settings.search_every > 0 and (self._frames + 1) % settings.search_every == 0)
+        follow = None if missing else settings.max_hands
         return DetectionRequest(float(stamp), tuple(track.predicted(stamp) for track in live), search,
-                                settings.max_hands)
+                                settings.max_hands, follow)
 
     def _fitter(self, image_size: Tuple[int, int]) -> Callable[[np.ndarray], Optional[np.ndarray]]:
         """box (4,) px -> the box grown to min_box_size and clipped to the image (None when outside it)."""

@@ -29,7 +29,7 @@ REGISTRY = Path(__file__).resolve().parents[2] / "config" / "objects.yaml"
 #: model labels "Right"; the hand with a bottle entering the view at frame 12; both hands appearing at 14.
 WINDOWS = {
     "right_hand_open.mp4": (0, 20, 1),
-    "left_hand_open_mirrored.mp4": (10, 26, 1),
+    "left_hand_open_mirrored.mp4": (0, 30, 1),
     "hand_places_bottle.mp4": (6, 25, 1),
     "two_hands_grasp_bottles.mp4": (12, 25, 2),
 }

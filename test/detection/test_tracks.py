@@ -182,6 +182,11 @@ def test_detection_request_asks_for_the_missing_hand_with_hints_at_the_tracks():
         searches.append(request.search)
         step(policy, frame / 30, [detection([100, 100, 200, 200])])
     assert searches == [False, True, False, False, True, False]
+    assert request.follow is None  # the video mode looks for every hand while one is missing
+    one = BoxPolicy(PolicySettings(), detector=True)
+    assert one.detection_request(0.0).follow is None
+    step(one, 0.0, [detection([100, 100, 200, 200])])
+    assert one.detection_request(1 / 30).follow == 1  # one hand wanted and followed: no palm detection
     assert BoxPolicy(PolicySettings(), detector=False).detection_request(0.0) is None
 
 
