@@ -8,9 +8,10 @@ Part 1, rendered sequences (below). Part 2, real clips (test/data/real, its mani
 checkpoint runs; one object pass per frame, refine_max_passes 1, to keep CPU time down), two hands where the
 manifest says "both". Judged against the landmark model's own boxes (`hfl_ros.evaluation.real_clips`: a
 fresh full-frame Hand Landmarker, video mode, independent of the policy), over the frames where it sees a
-hand: on hand (every reported hand box has IoU >= 0.5 with one of its boxes), missed (no hand reported), all
-found (every hand it sees has a reported box on it), per box source the frames with a box from it and those
-where that box is on a hand; track ends by reason; detector (landmark) ms/frame and the rest of the frame
+hand: on hand (a reported hand box has IoU >= 0.5 with one of its boxes), missed (no hand reported), all
+found (every hand it sees has a reported box on it), extra (a reported box on none of its hands: a wrong box,
+or a hand it does not see on its own that the crop search found), per box source the frames with a box from
+it and those where that box is on a hand; track ends by reason; detector (landmark) ms/frame and the rest of the frame
 (network, geometry, filter) ms/frame, both wall time of the pipeline's two stages. Rows: "landmarks every
 frame" (the default: detect_every 1, video mode) and "detector every 10" (the former default: the network's
 joints in between, now only while plausible). Per clip also the landmark model alone on the full frame,
@@ -158,7 +159,7 @@ def real_policies() -> Dict[str, PerceptionSettings]:
     }
 
 
-REAL_HEADER = (f"{'policy':<24} {'on hand':>7} {'missed':>6} {'all':>6}  {'by source (frames / on hand)':<40} "
+REAL_HEADER = (f"{'policy':<24} {'on hand':>7} {'missed':>6} {'all':>6} {'extra':>6}  {'by source (frames / on hand)':<40} "
                f"{'det ms/fr':>9} {'rest ms/fr':>10}  track ends")
 
 
@@ -187,7 +188,8 @@ def run_real_clip(hands: int, estimator: HandObjectEstimator, settings: Percepti
     sources = "; ".join(f"{source} {summary[source]:.0%} / {summary[source + '_on_hand']:.0%}"
                         for source in ("detector", "tracking", "roi") if source in summary)
     count = max(len(clip_frames), 1)
-    return (f"{summary['on_hand']:>7.0%} {summary['missed']:>6.0%} {summary['all_found']:>6.0%}  {sources:<40} "
+    return (f"{summary['on_hand']:>7.0%} {summary['missed']:>6.0%} {summary['all_found']:>6.0%} {summary['extra']:>6.0%}  "
+            f"{sources:<40} "
             f"{detect_time / count * 1e3:>9.1f} {rest_time / count * 1e3:>10.1f}  {_ends(ends)}")
 
 

@@ -67,17 +67,19 @@ def judge_frame(boxes: Sequence[np.ndarray], sources: Sequence[str], sides: Sequ
 
 
 def summarise(judgements: Sequence[FrameJudgement]) -> Dict[str, float]:
-    """Over the frames where the reference sees a hand: fractions `on_hand` (at least one run hand, and every
-    run hand on a reference hand), `missed` (no run hand at all), `all_found` (a run hand on every reference
-    hand); per box source s, `<s>`: frames with a hand box from s, and `<s>_on_hand`: those where it lies on
-    a hand (both over the same frames)."""
+    """Over the frames where the reference sees a hand, fractions: `on_hand` (a run hand box lies on a
+    reference hand), `missed` (no run hand at all), `all_found` (a run hand box on every reference hand),
+    `extra` (a run hand box on none of them: a wrong box, or a hand the reference does not see on its own,
+    which the crop search finds); per box source s, `<s>` (frames with a hand box from s) and `<s>_on_hand`
+    (frames where such a box lies on a reference hand)."""
     with_hand = [j for j in judgements if j.seen > 0]
     count = max(len(with_hand), 1)
     summary = {
         "frames": float(len(judgements)), "frames_with_hand": float(len(with_hand)),
-        "on_hand": sum(bool(j.on_hand) and all(j.on_hand) for j in with_hand) / count,
+        "on_hand": sum(any(j.on_hand) for j in with_hand) / count,
         "missed": sum(not j.sources for j in with_hand) / count,
         "all_found": sum(all(side is not None for side in j.sides) for j in with_hand) / count,
+        "extra": sum(not all(j.on_hand) for j in with_hand) / count,
     }
     for source in sorted({s for j in with_hand for s in j.sources}):
         summary[source] = sum(source in j.sources for j in with_hand) / count
