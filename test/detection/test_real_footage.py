@@ -80,7 +80,7 @@ def test_hand_box_lies_on_the_landmark_models_hand_in_nine_of_ten_frames(runs, n
     reference, results = runs(name)
     summary = summarise(_judged(reference, results))
     assert summary["frames_with_hand"] >= 10
-    assert summary["on_hand"] >= 0.9, summary
+    assert summary["on_hand"] >= 0.9 and summary["extra"] <= 0.1, summary
 
 
 @pytest.mark.parametrize("name", list(WINDOWS))
