@@ -9,7 +9,9 @@ can be missed where a square crop around it is found. `HandDetector.detect` ther
    IMAGE mode); without a stamp, IMAGE mode. `follow` sets its num_hands (at most the settings'): with one
    hand followed and one wanted, palm detection stops (measured on the real right-hand clip, 640x360:
    26-36 ms/frame against 105-134 with num_hands 2, which keeps looking for a second hand every frame);
-   a change of `follow` restarts it;
+   a change of `follow` restarts it. When it finds fewer hands than it followed in the previous frame or
+   than there are hints, the frame is also searched in IMAGE mode (palm detection now rather than from
+   the next frame on);
 2. square crops around hint boxes (where hands are expected), `track_crop_scales` times their larger side,
    for every hint no full-frame detection already covers (IMAGE mode);
 3. when `search` is allowed and fewer than `wanted` hands are found: a coarse grid of square tiles, level by
@@ -273,6 +275,7 @@ class HandDetector:
         self._video = None
         self._video_ms: Optional[int] = None
         self._video_hands = settings.num_hands
+        self._followed = 0  # hands the video mode found in the previous frame
         #: times the video mode was restarted because a stamp went back
         self.restarts = 0
 
@@ -289,7 +292,7 @@ class HandDetector:
         if self._video is not None:
             with native_log_captured():
                 self._video.close()
-            self._video, self._video_ms = None, None
+            self._video, self._video_ms, self._followed = None, None, 0
 
     def close(self) -> None:
         self._close_video()
@@ -330,6 +333,13 @@ class HandDetector:
             self._close_video()
             self._video_hands = hands
         found = self._detect_region(image, None, REGION_FULL, stamp)
+        if stamp is not None and settings.video:
+            followed, self._followed = self._followed, len(found)
+            if len(found) < max(followed, len(hints)):
+                # the video mode lost (or has not found) a hand that is expected, and would run palm
+                # detection for it from the next frame on only: run it now
+                found = merge_detections(found + self._detect_region(image, None, REGION_FULL),
+                                         settings.duplicate_iou)
         for hint in hints:
             if any(box_iou(hint, detection.box) > settings.duplicate_iou for detection in found):
                 continue
