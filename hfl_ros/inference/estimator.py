@@ -219,16 +219,19 @@ class HandObjectEstimator:
     @classmethod
     def from_files(cls, checkpoint: Optional[Union[str, Path]], mano_dir: Union[str, Path], device: str = "cpu",
                    pose_settings: ObjectPoseSettings = ObjectPoseSettings(),
-                   inference: InferenceConfig = InferenceConfig()) -> "HandObjectEstimator":
+                   inference: InferenceConfig = InferenceConfig(),
+                   warn_untrained: bool = True) -> "HandObjectEstimator":
         """Estimator from a checkpoint (ours or published) and the user's MANO file or directory.
 
-        checkpoint None -> an untrained network (seeded, reproducible), logged as a warning.
+        checkpoint None -> an untrained network (seeded, reproducible), logged as a warning unless
+        `warn_untrained` is False (a caller that reports `untrained` itself, as the ROS node does in its log).
         Raises FileNotFoundError / ValueError naming a missing or invalid file.
         """
         resolved = resolve_device(device)
         mano = load_mano(mano_dir, side="right")
         if checkpoint is None:
-            LOG.warning("no checkpoint given: HFL-Net runs on UNTRAINED random weights; outputs are meaningless")
+            if warn_untrained:
+                LOG.warning("no checkpoint given: HFL-Net runs on UNTRAINED random weights; outputs are meaningless")
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(UNTRAINED_SEED)
                 model = HFLNet(ModelConfig(), mano)

@@ -21,8 +21,9 @@ frame, checks its intrinsics and runs the hand detector when due (PerceptionPipe
 stage 2 runs the rest on the previous frame; without it one thread does both. Stage 2 runs the perception
 pipeline's second stage (hfl_ros.perception: box sources, either hand, the network, object box
 refinement, finiteness check, quality gate, temporal filter) and publishes; this module only decodes,
-converts and publishes. Every output carries the input image's header. A
-frame without a hand gives a hand_object with hand_found = false and nothing else. A frame that cannot be
+converts and publishes; which messages a frame gives is decided in hfl_ros.ros.outputs (`frame_messages`,
+the function `hfl-video --mcap` records with). Every output carries the input image's header. A
+frame without a hand gives a hand_object with hand_found = false, an empty `hands` and empty detections. A frame that cannot be
 processed is skipped, counted by reason in /diagnostics and logged (throttled per reason); nothing
 non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launch hfl_ros perception.launch.py`,
 `ros2 run hfl_ros perception_node --ros-args --params-file config/perception.yaml` or
@@ -30,6 +31,7 @@ non-finite is published. Parameters: hfl_ros/ros/parameters.py. Run: `ros2 launc
 the node; SIGINT or SIGTERM stop it after the frame in progress is published, then rclpy shuts down.
 """
 
+import functools
 import threading
 import time
 import traceback
@@ -39,7 +41,6 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray, PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
@@ -47,36 +48,25 @@ from rclpy.parameter import Parameter as RosParameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
-from hfl_ros.constants import SIDES
 from hfl_ros.detection.hand_detector import HandDetector
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
-from hfl_ros.msg import HandObject, HandObjectRois, Hands
+from hfl_ros.msg import HandObjectRois
 from hfl_ros.objects import ObjectRegistry
 from hfl_ros.perception import FrameResult
 from hfl_ros.perception.pipeline import DetectionStep, PerceptionPipeline
-from hfl_ros.ros import conversions
+from hfl_ros.ros import conversions, outputs
 from hfl_ros.ros.camera_info import IntrinsicsError, check_image_size, intrinsics_from_camera_info
 from hfl_ros.ros.diagnostics import FrameStatistics, PublishedFrame, diagnostic_status
 from hfl_ros.ros.executable import spin_until_stopped, stop_on_signals
 from hfl_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from hfl_ros.ros.parameters import PARAMETERS, NodeSettings
 from hfl_ros.ros.worker import LatestFrameWorker, PipelineWorker
-from tf2_msgs.msg import TFMessage
-
-try:  # built by scripts/setup_ros.sh from ../shared/vision_msgs; without it no detections_3d / detections_2d
-    from vision_msgs.msg import Detection2DArray, Detection3DArray
-
-    from hfl_ros.ros import vision
-except ImportError:
-    vision = None
 
 NODE_NAME = "perception_node"
-#: Marker namespace (max_hands 2: one per side, <namespace>/<side>).
-MARKER_NAMESPACE = "hfl_ros"
+#: The overlay topic (the node's alone: not in hfl_ros.ros.outputs).
+DEBUG_IMAGE = "debug_image"
 UNTRAINED_BANNER = "UNTRAINED WEIGHTS: outputs are meaningless"
 #: s to wait for the frame in progress when the node is cleaned up or destroyed.
 WORKER_STOP_TIMEOUT = 30.0
@@ -84,6 +74,9 @@ WORKER_STOP_TIMEOUT = 30.0
 #: (checkpoint or None, mano_dir, device, pose_settings, inference) -> an estimator with HandObjectEstimator's
 #: `estimate`, `untrained`, `device` and `pose_settings`; called at configure.
 EstimatorFactory = Callable[..., HandObjectEstimator]
+#: The node's default factory: the node logs the untrained notice itself (one ROS WARN line), so the
+#: estimator's own Python-logging warning, which would print unformatted beside it, is off.
+LOAD_ESTIMATOR: EstimatorFactory = functools.partial(HandObjectEstimator.from_files, warn_untrained=False)
 
 #: Skip reasons (diagnostics keys) of the decoding stage; the pipeline adds its own (hfl_ros.perception.pipeline).
 SKIP_NO_CAMERA_INFO = "no camera_info"
@@ -125,11 +118,11 @@ class SkippedFrame(Exception):
 class PerceptionNode(LifecycleNode):
     """Lifecycle node around HandObjectEstimator; see the module docstring for its interface.
 
-    estimator_factory: builds the estimator at configure (HandObjectEstimator.from_files by default).
+    estimator_factory: builds the estimator at configure (LOAD_ESTIMATOR by default).
     """
 
     def __init__(self, node_name: str = NODE_NAME,
-                 estimator_factory: EstimatorFactory = HandObjectEstimator.from_files, **kwargs: Any) -> None:
+                 estimator_factory: EstimatorFactory = LOAD_ESTIMATOR, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         for name, row in PARAMETERS.items():
             self.declare_parameter(name, row.default, ParameterDescriptor(description=row.description))
@@ -145,7 +138,8 @@ class PerceptionNode(LifecycleNode):
         self._camera_info: Optional[CameraInfo] = None
         self._pipeline: Optional[PerceptionPipeline] = None
         self._worker: Optional[Union[LatestFrameWorker[Frame], PipelineWorker[Frame, DecodedFrame]]] = None
-        self._outputs: Dict[str, Any] = {}
+        self._outputs: Dict[str, Any] = {}  # topic -> publisher
+        self._output_settings = outputs.OutputSettings()
         self._inputs: List[Any] = []
         self._last_log: Dict[str, float] = {}
         self._lock = threading.Lock()
@@ -249,30 +243,16 @@ class PerceptionNode(LifecycleNode):
     def _create_publishers(self, settings: NodeSettings) -> None:
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         tf_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)  # as tf2_ros' broadcaster
-        wanted = {
-            "hand_object": (settings.publish_hand_object, HandObject, "hand_object", reliable),
-            "object_pose": (settings.publish_object_pose, PoseStamped, "object_pose", reliable),
-            "hand_joints": (settings.publish_hand_joints, PoseArray, "hand_joints", reliable),
-            "hand_joints_wrist": (settings.publish_hand_joints_wrist, PoseArray, "hand_joints_wrist", reliable),
-            "markers": (settings.publish_markers, MarkerArray, "markers", reliable),
-            "tf": (settings.publish_tf, TFMessage, "/tf", tf_qos),
-            "debug_image": (settings.publish_debug_image, Image, "debug_image",
-                            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
-        }
-        if vision is not None:
-            wanted["detections_3d"] = (True, Detection3DArray, "detections_3d", reliable)
-            wanted["detections_2d"] = (True, Detection2DArray, "detections_2d", reliable)
-        else:
+        if outputs.vision is None:
             self.get_logger().warning("vision_msgs is not installed: no detections_3d / detections_2d")
-        wanted["hands"] = (settings.publish_hands, Hands, "hands", reliable)
-        if settings.max_hands == 2:
-            for side in SIDES:
-                wanted[f"{side}/hand_joints"] = (settings.publish_hand_joints, PoseArray, f"{side}/hand_joints",
-                                                 reliable)
-                wanted[f"{side}/hand_joints_wrist"] = (settings.publish_hand_joints_wrist, PoseArray,
-                                                       f"{side}/hand_joints_wrist", reliable)
-        self._outputs = {key: self.create_lifecycle_publisher(msg_type, topic, qos)
-                            for key, (enabled, msg_type, topic, qos) in wanted.items() if enabled}
+        self._output_settings = outputs.OutputSettings.from_node(settings)
+        types = outputs.topic_types(settings.max_hands)
+        self._outputs = {topic: self.create_lifecycle_publisher(types[topic], topic,
+                                                                tf_qos if topic == outputs.TF else reliable)
+                         for topic in sorted(self._output_settings.topics)}
+        if settings.publish_debug_image:
+            self._outputs[DEBUG_IMAGE] = self.create_lifecycle_publisher(
+                Image, DEBUG_IMAGE, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
 
     # ----------------------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters: List[RosParameter]) -> SetParametersResult:
@@ -372,22 +352,19 @@ class PerceptionNode(LifecycleNode):
         self._publish(frame, result, decoded.rgb, decoded.K)
 
     def _publish(self, frame: Frame, result: FrameResult, rgb: np.ndarray, K: np.ndarray) -> None:
+        """The frame's messages (hfl_ros.ros.outputs.frame_messages: the markers only while subscribed),
+        then the debug image while subscribed."""
         publishers = self._outputs
         header = frame.message.header
         height, width = rgb.shape[:2]
         hand = result.hand
-        if "hand_object" in publishers:
-            publishers["hand_object"].publish(conversions.hand_object_message(
-                hand, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
-        if "hands" in publishers:
-            publishers["hands"].publish(conversions.hands_message(
-                result.hands, header, self._estimator.untrained, (width, height), time.monotonic() - frame.arrival))
-        self._publish_poses(header, result)
-        if "detections_3d" in publishers:
-            publishers["detections_3d"].publish(vision.detection_3d_array(
-                header, result.hands, self._registry.model, K, self._estimator.pose_settings))
-            publishers["detections_2d"].publish(vision.detection_2d_array(header, result.hands))
-        debug = publishers.get("debug_image")
+        markers = publishers.get(outputs.MARKERS)
+        for topic, message in outputs.frame_messages(
+                result, header, K, (width, height), self._estimator.untrained, self._registry.model,
+                time.monotonic() - frame.arrival, self._output_settings, self._estimator.pose_settings,
+                markers=markers is not None and markers.get_subscription_count() > 0):
+            publishers[topic].publish(message)
+        debug = publishers.get(DEBUG_IMAGE)
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""
             overlay = rgb
@@ -404,53 +381,6 @@ class PerceptionNode(LifecycleNode):
             gated=hand is not None and hand.gated, tracking_counts=self._pipeline.tracking_counts,
             filter_counts=self._pipeline.filter_counts,
         ))
-
-    def _publish_poses(self, header: Header, result: FrameResult) -> None:
-        """TF, object_pose, hand_joints, hand_joints_wrist and markers of the frame's hands: their output poses
-        (the filtered ones with `outputs_filtered` and the filter on, else the raw ones); each part only when it
-        passed the quality gate. The primary hand on the single-hand topics; with max_hands 2 every hand on its
-        side's topics, TF frames and marker namespace."""
-        settings, publishers = self._settings, self._outputs
-        both = settings.max_hands == 2
-        transforms = []
-        primary = result.hand
-        if primary is not None:
-            estimate = primary.output
-            if "object_pose" in publishers and primary.object_shown:
-                publishers["object_pose"].publish(conversions.object_pose_message(estimate, header))
-            if "hand_joints" in publishers and primary.hand_shown:
-                publishers["hand_joints"].publish(conversions.hand_joints_message(estimate, header))
-            if "hand_joints_wrist" in publishers and primary.hand_shown:
-                publishers["hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
-                    estimate, header, settings.frame_prefix))
-        for hand in result.hands:
-            estimate, side = hand.output, hand.side
-            if both and hand.hand_shown:
-                if f"{side}/hand_joints" in publishers:
-                    publishers[f"{side}/hand_joints"].publish(conversions.hand_joints_message(estimate, header))
-                if f"{side}/hand_joints_wrist" in publishers:
-                    publishers[f"{side}/hand_joints_wrist"].publish(conversions.hand_joints_wrist_message(
-                        estimate, header, settings.frame_prefix))
-            transforms.extend(conversions.tf_message(
-                estimate, header, settings.frame_prefix, hand.hand_shown, hand.object_shown,
-                include_joints=settings.publish_joint_tf, object_side=side if both else None).transforms)
-        if "tf" in publishers and transforms:
-            publishers["tf"].publish(TFMessage(transforms=transforms))
-        markers = publishers.get("markers")
-        if markers is None or markers.get_subscription_count() == 0:  # the hand mesh: 4614 points to build
-            return
-        if not both:
-            if primary is not None:
-                markers.publish(conversions.marker_array(
-                    primary.output, header, self._registry.model(primary.object_name).control_points,
-                    lifetime=settings.marker_lifetime, include_hand=primary.hand_shown,
-                    include_object=primary.object_shown))
-            return
-        for side in SIDES:
-            hand, namespace = result.side(side), f"{MARKER_NAMESPACE}/{side}"
-            markers.publish(conversions.delete_markers(header, namespace) if hand is None else conversions.marker_array(
-                hand.output, header, self._registry.model(hand.object_name).control_points, namespace=namespace,
-                lifetime=settings.marker_lifetime, include_hand=hand.hand_shown, include_object=hand.object_shown))
 
     # ----------------------------------------------------------------------------------------- diagnostics
     def _problems(self) -> tuple:
@@ -478,7 +408,7 @@ class PerceptionNode(LifecycleNode):
 
 
 def main(args: Optional[List[str]] = None,
-         estimator_factory: EstimatorFactory = HandObjectEstimator.from_files) -> int:
+         estimator_factory: EstimatorFactory = LOAD_ESTIMATOR) -> int:
     """Entry point of the `perception_node` executable: with `autostart`, configure and activate, then spin
     until SIGINT / SIGTERM (hfl_ros.ros.executable: the frame in progress is published before rclpy shuts
     down)."""

@@ -10,19 +10,16 @@ every module of `hfl_ros.ros`; reading the bag back needs only rosbags.
 
 Every message is logged at its header stamp (the image's), so playback keeps the camera's timing.
 
-`frame_messages` is what the node publishes for one frame (`perception_node._publish`, every output on, the
-markers included, no debug image): `hand_object`, then for the primary hand, each part only when it passed
-the quality gate, `object_pose`, `hand_joints`, `hand_joints_wrist`, `/tf`, `markers`; with vision_msgs
-installed `detections_3d` and `detections_2d`. Relative topics are placed under `namespace` as the node's
-are (default: none, `/hand_object`).
+What a frame gives is `hfl_ros.ros.outputs.frame_messages`, the function the node publishes with (every
+output on, the markers included, no debug image; `OutputSettings.max_hands` 2 adds the per-side topics and
+TF frames as in the node). Relative topics are placed under `namespace` as the node's are (default: none,
+`/hand_object`).
 """
 
-import dataclasses
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 import numpy as np
 from rclpy.serialization import serialize_message
@@ -33,12 +30,7 @@ from hfl_ros.inference.frames import InputError
 from hfl_ros.objects import ObjectModel
 from hfl_ros.perception import FrameResult
 from hfl_ros.ros import conversions
-from hfl_ros.ros.parameters import NodeSettings
-
-try:  # built by scripts/setup_ros.sh from ../shared/vision_msgs; without it no detections (as in the node)
-    from hfl_ros.ros import vision
-except ImportError:
-    vision = None
+from hfl_ros.ros.outputs import OutputSettings, frame_messages
 
 try:
     from rosbags.rosbag2 import StoragePlugin, Writer
@@ -50,17 +42,6 @@ except ImportError:  # the optional `bags` extra
 TYPESTORE = "ros2_jazzy"
 #: The bag file written into the output folder.
 OUTPUT_BAG = "outputs.mcap"
-_NODE_DEFAULTS = {row.name: row.default for row in dataclasses.fields(NodeSettings)}
-
-
-@dataclass(frozen=True)
-class RecordingSettings:
-    """The node parameters that shape its messages (defaults: the node's): TF frame prefix, per-joint TF,
-    marker lifetime s."""
-
-    frame_prefix: str = _NODE_DEFAULTS["frame_prefix"]
-    publish_joint_tf: bool = _NODE_DEFAULTS["publish_joint_tf"]
-    marker_lifetime: float = _NODE_DEFAULTS["marker_lifetime"]
 
 
 def ros_type_name(message: Any) -> str:
@@ -147,38 +128,6 @@ class OutputBag:
         self.close()
 
 
-def frame_messages(result: FrameResult, header: Header, K: np.ndarray, image_size: Sequence[int], untrained: bool,
-                   models: Callable[[str], ObjectModel], processing_time: float = 0.0,
-                   settings: RecordingSettings = RecordingSettings(),
-                   pose_settings: ObjectPoseSettings = ObjectPoseSettings()) -> List[Tuple[str, Any]]:
-    """(topic, message) of everything the node publishes for `result` (module docstring), in its order.
-
-    header: the image's (stamp, camera frame_id); K: (3, 3) px intrinsics; image_size: (width, height) px;
-    models: registry name -> ObjectModel (the object box of the markers, the detections' 3D box);
-    processing_time: s from reading the frame to its messages."""
-    hand = result.hand
-    messages: List[Tuple[str, Any]] = [
-        ("hand_object", conversions.hand_object_message(hand, header, untrained, image_size, processing_time))]
-    if hand is not None:
-        estimate, hand_ok, object_ok = hand.output, hand.hand_shown, hand.object_shown
-        if object_ok:
-            messages.append(("object_pose", conversions.object_pose_message(estimate, header)))
-        if hand_ok:
-            messages.append(("hand_joints", conversions.hand_joints_message(estimate, header)))
-            messages.append(("hand_joints_wrist", conversions.hand_joints_wrist_message(
-                estimate, header, settings.frame_prefix)))
-        if hand_ok or object_ok:
-            messages.append(("/tf", conversions.tf_message(estimate, header, settings.frame_prefix, hand_ok, object_ok,
-                                                           include_joints=settings.publish_joint_tf)))
-        messages.append(("markers", conversions.marker_array(
-            estimate, header, models(hand.object_name).control_points, lifetime=settings.marker_lifetime,
-            include_hand=hand_ok, include_object=object_ok)))
-    if vision is not None:
-        messages.append(("detections_3d", vision.detection_3d_array(header, result.hands, models, K, pose_settings)))
-        messages.append(("detections_2d", vision.detection_2d_array(header, result.hands)))
-    return messages
-
-
 def topic_name(topic: str, namespace: str = "") -> str:
     """A node's topic as recorded: absolute names as they are, relative ones under `namespace`."""
     if topic.startswith("/"):
@@ -188,11 +137,12 @@ def topic_name(topic: str, namespace: str = "") -> str:
 
 
 class FrameRecorder:
-    """`hfl-video --mcap`: the node's messages of every frame into an OutputBag (`frame_messages`)."""
+    """`hfl-video --mcap`: the node's messages of every frame into an OutputBag (`frame_messages` with
+    `settings`: hfl-video gives the node's defaults with the run's max_hands)."""
 
     def __init__(self, path: Path, models: Callable[[str], ObjectModel], untrained: bool,
                  pose_settings: ObjectPoseSettings = ObjectPoseSettings(), namespace: str = "",
-                 settings: RecordingSettings = RecordingSettings()) -> None:
+                 settings: OutputSettings = OutputSettings()) -> None:
         self.bag = OutputBag(path)
         self._models, self._untrained, self._pose_settings = models, untrained, pose_settings
         self._namespace, self._settings = namespace, settings

@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
@@ -50,6 +51,7 @@ from hfl_ros.geometry.object_pose import ObjectPoseSettings  # noqa: E402
 from hfl_ros.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from hfl_ros.ros import conversions  # noqa: E402  (first: makes the generated hfl_ros.msg importable)
 from hfl_ros.msg import HandObjectRois, Hands  # noqa: E402
+from hfl_ros.ros import outputs  # noqa: E402
 from hfl_ros.ros.conversions import box_from_roi, camera_info_message, image_message, roi_from_box, \
     stamp_seconds  # noqa: E402
 from hfl_ros.ros.demo import isolated_environment, node_parameters, start_process, stop_process  # noqa: E402
@@ -823,6 +825,10 @@ def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpo
 
         assert _set_parameter(ros, REAL_NS, "checkpoint", "").successful  # untrained weights
         assert _transition(ros, REAL_NS, Transition.TRANSITION_CONFIGURE), node.log_tail()
+        # the untrained notice is the node's one WARN line; the estimator's own Python warning stays off
+        log = node.log.read_text(errors="replace")
+        notices = [line for line in log.splitlines() if "UNTRAINED" in line]
+        assert len(notices) == 1 and notices[0].startswith("[WARN]"), node.log_tail()
         assert _transition(ros, REAL_NS, Transition.TRANSITION_ACTIVATE)
         _wait_connected(ros, REAL_NS)
         t = next(EPOCHS)
@@ -948,8 +954,11 @@ def test_node_over_dds_and_hfl_video_give_the_same_raw_and_filtered_outputs(ros,
                                        atol=VIDEO_ROUNDING)
 
 
-def test_two_hands_each_get_their_message_entry_tf_frames_joint_topics_and_markers(ros, standin):
-    """max_hands 2 over DDS: a right hand and its mirror image (a left hand) side by side in one frame."""
+def test_two_hands_each_get_their_message_entry_tf_frames_joint_topics_and_markers(ros, standin, mano_dir,
+                                                                                   tmp_path):
+    """max_hands 2 over DDS: a right hand and its mirror image (a left hand) side by side in one frame; the
+    same frame through `hfl-video --max-hands 2 --mcap` (the same stand-in) records the same topics, TF frames
+    and marker namespaces."""
     frame = render_sequence(18, 1)[0]
     width = frame.image.shape[1]
     top, bottom = 120, 420  # the rows with the hands: 1280 x 300 px, under the node's max_image_pixels
@@ -961,7 +970,11 @@ def test_two_hands_each_get_their_message_entry_tf_frames_joint_topics_and_marke
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     recorder.record(Hands, f"{STANDIN_NS}/hands", "hands", reliable)
     for side in ("right", "left"):
-        recorder.record(PoseArray, f"{STANDIN_NS}/{side}/hand_joints_wrist", f"{side}/hand_joints_wrist", reliable)
+        for topic in ("hand_joints", "hand_joints_wrist"):
+            recorder.record(PoseArray, f"{STANDIN_NS}/{side}/{topic}", f"{side}/{topic}", reliable)
+    if outputs.vision is not None:
+        for topic in (outputs.DETECTIONS_3D, outputs.DETECTIONS_2D):
+            recorder.record(outputs.topic_types(2)[topic], f"{STANDIN_NS}/{topic}", topic, reliable)
     _reconfigure(ros, STANDIN_NS, detector=True, use_initial_roi=False, max_hands=2)
     t = next(EPOCHS)
     camera.info.publish(camera_info_message(K_pair, 2 * width, image.shape[0], _header(t)))
@@ -988,3 +1001,26 @@ def test_two_hands_each_get_their_message_entry_tf_frames_joint_topics_and_marke
                       OUTPUT_TIMEOUT)
     namespaces = {marker.ns for array in _with_stamp(recorder, "markers", t) for marker in array.markers}
     assert namespaces == {"hfl_ros/right", "hfl_ros/left"}
+
+    still = tmp_path / "pair"
+    still.mkdir()
+    write_rgb(still / "000.png", image)
+    args = video.parse_args([str(still), "--output", str(tmp_path / "out"), "--no-overlay", "--max-hands", "2",
+                             "--mcap", "--fx", str(K_pair[0, 0]), "--fy", str(K_pair[1, 1]),
+                             "--cx", str(K_pair[0, 2]), "--cy", str(K_pair[1, 2])])
+    standin_estimator = StandInEstimator.from_files(None, str(mano_dir))
+    standin_estimator.delay = 0.0
+    assert video.run(args, estimator=standin_estimator) == 0
+    with pytest.importorskip("rosbags.highlevel").AnyReader([tmp_path / "out" / "outputs.mcap"]) as reader:
+        recorded = [(connection.topic, reader.deserialize(raw, connection.msgtype))
+                    for connection, _, raw in reader.messages()]
+    node_counts = {f"/{topic}": len(_with_stamp(recorder, topic, t)) for topic in outputs.topic_types(2)
+                   if topic != outputs.TF and _with_stamp(recorder, topic, t)}
+    bag_counts = Counter(topic for topic, _ in recorded if topic != outputs.TF)
+    assert dict(bag_counts) == node_counts
+    bag_frames = {transform.child_frame_id for topic, message in recorded if topic == outputs.TF
+                  for transform in message.transforms}
+    assert bag_frames == set(frames)
+    assert {m.ns for topic, array in recorded if topic == "/markers" for m in array.markers} == namespaces
+    bag_hands = next(message for topic, message in recorded if topic == "/hands")
+    assert [entry.side for entry in bag_hands.hands] == [entry.side for entry in hands[0].hands]
