@@ -36,7 +36,8 @@ against the images. `--ray` runs each input as its own run under DIR/<input name
 (`hfl_ros.apps.batch`, the `ray` extra).
 
 Intrinsics: `--camera-info` (ROS camera_info YAML), `--fx --fy --cx --cy`, else the bags' camera_info, else a
-default (`hfl_ros.inference.frames.default_intrinsics`, 60 degrees horizontal field of view) with a warning.
+default (`hfl_ros.inference.frames.default_intrinsics`, 60 degrees horizontal field of view) for each frame
+size, with a warning once per size. Given intrinsics must fit every frame's size.
 Without --checkpoint the network is UNTRAINED and the output says so.
 """
 
@@ -85,6 +86,8 @@ EXIT_INTERRUPTED = 130
 UNTRAINED_WARNING = "UNTRAINED WEIGHTS (no --checkpoint): outputs are meaningless"
 #: The camera frame_id of the messages of video and image inputs (a bag's frames carry their own).
 DEFAULT_FRAME_ID = "camera_optical_frame"
+#: How the default intrinsics are named in messages (made per frame size).
+DEFAULT_INTRINSICS = "default intrinsics"
 #: run.json keys that must match for a run to resume.
 RESUME_KEYS = ("inputs", "K", "checkpoint", "mano_dir", "object", "side", "selection", "fps", "filter", "roi",
                "max_hands", "detect_every", "bag_topics")
@@ -149,9 +152,37 @@ def resolve_intrinsics(args: argparse.Namespace, frame: Frame, from_bags=None):
     if from_bags is not None:
         return from_bags
     height, width = frame.image.shape[:2]
+    return _warned_default_intrinsics(width, height), None, DEFAULT_INTRINSICS
+
+
+def _warned_default_intrinsics(width: int, height: int) -> np.ndarray:
     LOG.warning("no --camera-info or --fx/--fy/--cx/--cy: using default intrinsics for %dx%d (60 deg horizontal "
                 "field of view); metric depths and translations scale with the true focal length", width, height)
-    return default_intrinsics(width, height), None, "default intrinsics"
+    return default_intrinsics(width, height)
+
+
+class RunIntrinsics:
+    """The K (3, 3) px of each frame of a run. Given intrinsics (--camera-info, --fx --fy --cx --cy, the bags'
+    camera_info) are one K for every frame, checked against each frame's size (the size they name, else the
+    first frame's); the default ones are made for each frame size, with a warning once per size (stills of
+    different sizes each get their own)."""
+
+    def __init__(self, K: np.ndarray, expected: Optional[Tuple[int, int]], where: str, first: Frame) -> None:
+        first_size = (first.image.shape[1], first.image.shape[0])
+        self.K, self.where, self.expected = K, where, expected or first_size
+        self._defaults: Optional[Dict[Tuple[int, int], np.ndarray]] = \
+            {first_size: K} if where == DEFAULT_INTRINSICS else None
+        self.of(first)
+
+    def of(self, frame: Frame) -> np.ndarray:
+        """K (3, 3) px for `frame`; raises InputError when given intrinsics do not fit its size."""
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if self._defaults is None:
+            check_intrinsics(self.K, size, self.expected, self.where, frame.source)
+            return self.K
+        if size not in self._defaults:
+            self._defaults[size] = _warned_default_intrinsics(*size)
+        return self._defaults[size]
 
 
 def perception_settings(args: argparse.Namespace) -> PerceptionSettings:
@@ -332,17 +363,18 @@ def _object_model(args: argparse.Namespace) -> ObjectModel:
 class _Recorder:
     """--mcap: the node's messages of each frame (hfl_ros.ros.recording.FrameRecorder), stamped like the images."""
 
-    def __init__(self, path: Path, object_registry: Path) -> None:
+    def __init__(self, path: Path, object_registry: Path, max_hands: int) -> None:
         try:
             from hfl_ros.ros import recording
         except ImportError as error:
             raise InputError(f"--mcap needs the ROS 2 environment and the `bags` extra: {error}") from error
         self._recording, self._path, self._registry = recording, path, ObjectRegistry.from_yaml(object_registry)
-        self._writer = None
+        self._writer, self._max_hands = None, max_hands
 
     def configure(self, estimator: HandObjectEstimator) -> None:
         self._writer = self._recording.FrameRecorder(self._path, self._registry.model, estimator.untrained,
-                                                     estimator.pose_settings)
+                                                     estimator.pose_settings,
+                                                     settings=self._recording.OutputSettings(max_hands=self._max_hands))
 
     def write(self, frame: Frame, result: FrameResult, K: np.ndarray, processing_time: float) -> None:
         stamp_ns = frame.stamp_ns if frame.stamp_ns is not None else int(round(frame.stamp * 1e9))
@@ -364,7 +396,7 @@ def _recorder(args: argparse.Namespace, output: Path, start: int) -> _Recorder:
             old.unlink()
     name = "outputs.mcap" if start == 0 else f"outputs.from{start}.mcap"
     (output / name).unlink(missing_ok=True)
-    return _Recorder(output / name, args.object_registry)
+    return _Recorder(output / name, args.object_registry, args.max_hands)
 
 
 def load_estimator(args: argparse.Namespace, output: Optional[Path] = None) -> HandObjectEstimator:
@@ -382,14 +414,12 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
     opening = iterate_frames(files[:1], args.fps, bag_topics=topics)
     first = next(opening)
     opening.close()
-    K, expected, where = resolve_intrinsics(args, first, bags_intrinsics(files, topics))
-    first_size = (first.image.shape[1], first.image.shape[0])
-    check_intrinsics(K, first_size, expected or first_size, where, first.source)
+    intrinsics = RunIntrinsics(*resolve_intrinsics(args, first, bags_intrinsics(files, topics)), first)
     object_model = _object_model(args)
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
     settings = {
-        "inputs": [str(path) for path in files], "K": np.round(K, 6).tolist(),
+        "inputs": [str(path) for path in files], "K": np.round(intrinsics.K, 6).tolist(),
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "mano_dir": None if args.mano_dir is None else str(args.mano_dir), "object": args.object,
         "side": args.side, "selection": args.select, "fps": args.fps, "filter": not args.no_filter,
@@ -433,8 +463,7 @@ def run(args: argparse.Namespace, estimator: Optional[HandObjectEstimator] = Non
         with trajectory.open("a", encoding="utf-8") as stream:
             for frame in tqdm(iterate_frames(files, args.fps, start, bag_topics=topics), desc="hfl-video",
                               unit="frame", initial=start, total=total_frames(files, topics)):
-                height, width = frame.image.shape[:2]
-                check_intrinsics(K, (width, height), expected or first_size, where, frame.source)
+                K = intrinsics.of(frame)
                 started = time.perf_counter()
                 result = pipeline.process(frame.image, K, frame.stamp, object_model)
                 if result.skipped is not None:

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from hfl_ros.apps.video import load_estimator, main, parse_args, run
+from hfl_ros.apps.video import DEFAULT_INTRINSICS, RunIntrinsics, load_estimator, main, parse_args, run
 from hfl_ros.evaluation.tracking_scenes import render_sequence
 from hfl_ros.geometry.boxes import box_iou
+from hfl_ros.inference.frames import Frame, InputError, default_intrinsics
 
 REPO = Path(__file__).resolve().parents[2]
 #: A grasp whose hand MediaPipe finds (test/detection/test_hand_detector.py).
@@ -118,6 +119,31 @@ def test_bad_inputs_give_one_error_naming_the_file(clip, tmp_path, mano_dir, cap
     assert "nothing: folder holds no images" in capsys.readouterr().err
     assert main([str(path), "--fx", "500"] + _common(tmp_path / "d", mano_dir)) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_stills_of_two_sizes_each_get_their_default_intrinsics_and_given_ones_must_fit(tmp_path, mano_dir,
+                                                                                       caplog, capsys):
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    for name, (height, width) in (("a.png", (480, 640)), ("b.png", (240, 320)), ("c.png", (480, 640))):
+        cv2.imwrite(str(folder / name), np.full((height, width, 3), 128, np.uint8))
+    with caplog.at_level("WARNING", logger="hfl_ros.video"):
+        assert main([str(folder)] + _common(tmp_path / "default", mano_dir)) == 0
+    warned = [record.getMessage() for record in caplog.records if "default intrinsics for" in record.getMessage()]
+    assert len(warned) == 2 and "640x480" in warned[0] and "320x240" in warned[1], warned
+    assert len(_records(tmp_path / "default")) == 3
+
+    frames = [Frame(index, str(folder / name), 0.0, np.zeros((height, width, 3), np.uint8))
+              for index, (name, (height, width)) in enumerate((("a.png", (480, 640)), ("b.png", (240, 320))))]
+    default = RunIntrinsics(default_intrinsics(640, 480), None, DEFAULT_INTRINSICS, frames[0])
+    np.testing.assert_array_equal(default.of(frames[1]), default_intrinsics(320, 240))
+    np.testing.assert_array_equal(default.of(frames[0]), default_intrinsics(640, 480))
+    given = RunIntrinsics(default_intrinsics(640, 480), None, "--fx --fy --cx --cy", frames[0])
+    with pytest.raises(InputError, match="--fx --fy --cx --cy is for 640x480 images but .*b.png is 320x240"):
+        given.of(frames[1])
+    assert main([str(folder), "--fx", "500", "--fy", "500", "--cx", "100", "--cy", "100"]
+                + _common(tmp_path / "given", mano_dir)) == 2
+    assert "is for 640x480 images but" in capsys.readouterr().err
 
 
 def _two_hand_folder(folder, sequence, frames):
