@@ -159,7 +159,8 @@ def real_policies() -> Dict[str, PerceptionSettings]:
     }
 
 
-REAL_HEADER = (f"{'policy':<24} {'on hand':>7} {'missed':>6} {'all':>6} {'extra':>6}  {'by source (frames / on hand)':<40} "
+REAL_HEADER = (f"{'policy':<24} {'on hand':>7} {'missed':>6} {'all':>6} {'extra':>6}  "
+               f"{'by source (frames / on hand)':<40} "
                f"{'det ms/fr':>9} {'rest ms/fr':>10}  track ends")
 
 
@@ -188,7 +189,8 @@ def run_real_clip(hands: int, estimator: HandObjectEstimator, settings: Percepti
     sources = "; ".join(f"{source} {summary[source]:.0%} / {summary[source + '_on_hand']:.0%}"
                         for source in ("detector", "tracking", "roi") if source in summary)
     count = max(len(clip_frames), 1)
-    return (f"{summary['on_hand']:>7.0%} {summary['missed']:>6.0%} {summary['all_found']:>6.0%} {summary['extra']:>6.0%}  "
+    return (f"{summary['on_hand']:>7.0%} {summary['missed']:>6.0%} {summary['all_found']:>6.0%} "
+            f"{summary['extra']:>6.0%}  "
             f"{sources:<40} "
             f"{detect_time / count * 1e3:>9.1f} {rest_time / count * 1e3:>10.1f}  {_ends(ends)}")
 

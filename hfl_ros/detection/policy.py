@@ -522,7 +522,9 @@ class BoxPolicy:
             def held(target: HandTarget) -> float:
                 track = self._tracks[target.side]
                 external = self.external(stamp)
-                object_box = track.object_box if external is None or external.object_box is None else external.object_box
+                object_box = track.object_box
+                if external is not None and external.object_box is not None:
+                    object_box = external.object_box
                 if object_box is None:
                     return 0.0
                 box = target.box.box

@@ -10,7 +10,7 @@ from hfl_ros.constants import CONTROL_POINT_LAYOUT
 from hfl_ros.detection.hand_detector import HandDetection
 from hfl_ros.detection.policy import BoxPolicy, PolicySettings
 from hfl_ros.detection.tracks import SideVotes, joints_spread, landmark_error
-from hfl_ros.geometry.boxes import box_area, box_iou
+from hfl_ros.geometry.boxes import box_iou
 from hfl_ros.results import HandEstimate, HandObjectEstimate, ObjectEstimate
 
 SIZE = (640, 480)
