@@ -94,17 +94,16 @@ class SideVotes:
 class HandTrack:
     """One followed hand.
 
-    track_id: its identity (>= 1); side: "right" / "left" (decided by `votes`); stamp: s, last frame it was
-    boxed; box: (4,) px, the box used then (source `source`); reference: (4,) px, the hand's unmargined box
-    that frame (landmarks' or joints' box x HAND_BOX_EXPANSION); velocity: (2,) px/s of the hand's centre
-    between its last two observations (landmarks, else the network's joints), the last at seen_stamp (s),
-    seen_centre (2,) px; landmarks: (21, 2) px of its last detection; detection: this frame's detection
-    (None when the detector did not see it); agrees: whether the network's joints agreed with the landmarks on the last frame with both
-    (None: never compared); fallback_box: (4,) px, next frame's box from this frame's joints (x
-    HAND_BOX_EXPANSION x the tracking margin; None: none) and fallback_reference (4,) px the same without the
-    margin; problem: the END_* reason that forbids the fallback (None: plausible); unconfirmed: detector runs in
-    a row without it; object_box: (4,) px, the object the network saw with this hand at object_stamp (s) (None:
-    none).
+    track_id: its identity (>= 1); side: "right" / "left" (decided by `votes`); stamp: s, last frame it was boxed;
+    box: (4,) px, the box used then (source `source`); reference: (4,) px, the hand's unmargined box that frame
+    (landmarks' or joints' box x HAND_BOX_EXPANSION); velocity: (2,) px/s of the hand's centre between its last two
+    observations (landmarks, else the network's joints), the last at seen_stamp (s), seen_centre (2,) px; landmarks:
+    (21, 2) px of its last detection; detection: this frame's detection (None when the detector did not see it);
+    agrees: whether the network's joints agreed with the landmarks on the last frame with both (None: never
+    compared); fallback_box: (4,) px, next frame's box from this frame's joints (x HAND_BOX_EXPANSION x the tracking
+    margin; None: none) and fallback_reference (4,) px the same without the margin; problem: the END_* reason that
+    forbids the fallback (None: plausible); unconfirmed: detector runs in a row without it; object_box: (4,) px, the
+    object the network saw with this hand at object_stamp (s) (None: none).
     """
 
     track_id: int
