@@ -216,6 +216,11 @@ class HandObjectEstimator:
         self.faces = model.mano_layer.faces.detach().cpu().numpy()
         self._upload: Optional[Tuple[torch.Tensor, torch.cuda.Event]] = None
 
+    @property
+    def runtime(self) -> str:
+        """What runs the network: "onnx" (ONNX Runtime) or "torch"."""
+        return "onnx" if isinstance(self.network, OnnxNetwork) else "torch"
+
     @classmethod
     def from_files(cls, checkpoint: Optional[Union[str, Path]], mano_dir: Union[str, Path], device: str = "cpu",
                    pose_settings: ObjectPoseSettings = ObjectPoseSettings(),

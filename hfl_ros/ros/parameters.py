@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 from hfl_ros.detection.hand_detector import DetectorSettings
 from hfl_ros.detection.policy import HAND_SELECTIONS, HAND_SIDES, PolicySettings, roi_fractions
 from hfl_ros.filtering import FilterSettings
-from hfl_ros.inference.estimator import InferenceConfig
-from hfl_ros.model.optimize import PRECISIONS
+from hfl_ros.inference.estimator import RUNTIMES, InferenceConfig
+from hfl_ros.model.optimize import BF16_ERROR_NOTE, PRECISIONS
 from hfl_ros.resources import package_config_file  # the default registry; also imported from here
 from hfl_ros.perception import GateSettings, PerceptionSettings
 from hfl_ros.ros.camera_info import INTRINSICS_SOURCES
@@ -87,11 +87,17 @@ class NodeSettings:
     device: str = parameter("auto", "auto | cpu | cuda | cuda:N")
     optimize: bool = parameter(True, "run the network through the inference path (hfl_ros.optimize_for_inference: "
                                      "folded batch norms, channels_last; equal outputs); false = the plain network")
-    precision: str = parameter("fp32", "backbone precision of the inference path: fp32 (equal outputs), bf16 "
-                                       "(CPUs with AVX512-BF16 / AMX; joints within about 1 mm), fp16 (CUDA)",
-                               one_of(*PRECISIONS))
+    precision: str = parameter("fp32", "backbone precision of the inference path: fp32 (equal outputs; IEEE "
+                                       "float32 on CUDA), tf32 (CUDA, not exact), bf16 (CPUs with AVX512-BF16 / "
+                                       "AMX), fp16 (CUDA). " + BF16_ERROR_NOTE, one_of(*PRECISIONS))
+    runtime: str = parameter("auto", "auto: on the CPU, ONNX Runtime when installed, on the network exported once "
+                                     "per checkpoint and checked against torch at export (cached, see "
+                                     "onnx_cache_dir), else torch; onnx: ONNX Runtime or fail at configure; "
+                                     "torch: never ONNX Runtime", one_of(*RUNTIMES))
+    onnx_cache_dir: str = parameter("", "directory of the cached ONNX exports; empty = $HFL_ROS_CACHE/onnx, else "
+                                        "$XDG_CACHE_HOME/hfl_ros/onnx, else ~/.cache/hfl_ros/onnx")
     onnx_model: str = parameter("", "an hfl-export ONNX file run by ONNX Runtime instead of torch (the `onnx` "
-                                    "extra); empty = torch")
+                                    "extra); empty = as `runtime` says")
     # --- object
     object_registry: str = parameter("", "object registry YAML; empty = the package's config/objects.yaml")
     object: str = parameter("006_mustard_bottle", "registry name of the object in the hand; can change at run "
@@ -264,7 +270,8 @@ class NodeSettings:
     @property
     def inference(self) -> InferenceConfig:
         """How the estimator runs the network (hfl_ros.inference.estimator.InferenceConfig)."""
-        return InferenceConfig(optimize=self.optimize, precision=self.precision, onnx_model=self.onnx_model or None)
+        return InferenceConfig(optimize=self.optimize, precision=self.precision, onnx_model=self.onnx_model or None,
+                               runtime=self.runtime, onnx_cache_dir=self.onnx_cache_dir or None)
 
     @property
     def detector_settings(self) -> DetectorSettings:

@@ -49,6 +49,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from hfl_ros.device import release_host_memory
 from hfl_ros.detection.hand_detector import HandDetector
 from hfl_ros.inference.estimator import HandObjectEstimator
 from hfl_ros.inference.overlay import draw_estimate
@@ -188,7 +189,8 @@ class PerceptionNode(LifecycleNode):
         if estimator.untrained:
             self.get_logger().warning(f"{UNTRAINED_BANNER}: no checkpoint given (parameter `checkpoint`); every "
                                       "message is marked untrained", once=True)
-        self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, "
+        self.get_logger().info(f"configured: object {settings.object!r}, device {estimator.device}, network on "
+                               f"{getattr(estimator, 'runtime', 'torch')}, "
                                f"checkpoint {settings.checkpoint or '(none: untrained)'}, hand detector "
                                f"{'on' if detector is not None else 'off'}, "
                                f"filter {'on' if settings.filter else 'off'}, "
@@ -234,6 +236,7 @@ class PerceptionNode(LifecycleNode):
             self._pipeline.close()
         self._settings = self._registry = self._pipeline = self._estimator = None
         self._camera_info = None
+        release_host_memory()
 
     def _destroy_subscriptions(self) -> None:
         for subscription in self._inputs:
