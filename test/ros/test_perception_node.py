@@ -829,6 +829,8 @@ def test_real_network_configure_fails_naming_the_detector_extra_then_the_checkpo
         log = node.log.read_text(errors="replace")
         notices = [line for line in log.splitlines() if "UNTRAINED" in line]
         assert len(notices) == 1 and notices[0].startswith("[WARN]"), node.log_tail()
+        # the shipped default runtime (auto) runs the exported network on ONNX Runtime on the CPU
+        assert "network on onnx" in log, node.log_tail()
         assert _transition(ros, REAL_NS, Transition.TRANSITION_ACTIVATE)
         _wait_connected(ros, REAL_NS)
         t = next(EPOCHS)
