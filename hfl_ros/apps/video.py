@@ -67,7 +67,7 @@ from hfl_ros.inference.frames import (
     Frame, InputError, check_intrinsics, default_intrinsics, expand_inputs, explicit_intrinsics, is_bag, is_video,
     iterate_frames, read_camera_info_yaml,
 )
-from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.inference.overlay import draw_hands
 from hfl_ros.results import estimate_to_dict
 from hfl_ros.perception import FrameResult, GateSettings, HandResult, PerceptionSettings
 from hfl_ros.perception.pipeline import PerceptionPipeline
@@ -232,9 +232,7 @@ def frame_record(frame: Frame, result: FrameResult, filtering: bool) -> Dict[str
 def draw_frame(image: np.ndarray, K: np.ndarray, result: FrameResult, object_model: ObjectModel,
                banner: str) -> np.ndarray:
     """The overlay of one frame: every hand's estimate (image (H, W, 3) uint8 RGB, K (3, 3) px)."""
-    for index, hand in enumerate(result.hands):
-        image = draw_estimate(image, K, hand.estimate, object_model, banner if index == 0 else "")
-    return image
+    return draw_hands(image, K, [(hand.side, hand.estimate, object_model) for hand in result.hands], banner)
 
 
 def _complete_records(path: Path) -> int:

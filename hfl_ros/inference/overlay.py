@@ -2,7 +2,7 @@
 optionally the ground truth, and a legend naming what each colour shows (OpenCV)."""
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -154,16 +154,10 @@ def draw_legend(canvas: np.ndarray, entries: List[LegendEntry], right: bool = Fa
                     LEGEND_TEXT_COLOUR, 1, cv2.LINE_AA)
 
 
-def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate,
-                  object_model: Optional[ObjectModel] = None, banner: str = "",
-                  truth: Optional[OverlayTruth] = None, legend: bool = True) -> np.ndarray:
-    """A copy of `image` (H, W, 3) uint8 RGB with the estimate drawn on it.
-
-    K: (3, 3) intrinsics of `image`; object_model: to draw the object's 3D box when a pose exists (and the
-    true box); banner: text written at the top (e.g. a warning that the weights are untrained); truth:
-    ground truth drawn thin in GROUND_TRUTH_COLOUR; legend: a legend of the elements drawn, bottom left.
-    """
-    canvas = image.copy()
+def _draw_parts(canvas: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate, object_model: Optional[ObjectModel],
+                label: str) -> List[LegendEntry]:
+    """Draw one estimate on `canvas` (H, W, 3) uint8 RGB in place (K (3, 3) px); label: the name its input boxes
+    carry ("" = "hand" / "object", else "<label> hand" / "<label> object"). Returns its legend entries."""
     entries: List[LegendEntry] = []
     hand = estimate.hand
     if np.all(hand.vertices[:, 2] > 0):
@@ -173,7 +167,7 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
         depth = hand.vertices[hand.faces, 2].mean(axis=1)
         for triangle in triangles[np.argsort(-depth)]:
             cv2.fillConvexPoly(mesh_layer, triangle, HAND_MESH_COLOUR, lineType=cv2.LINE_AA)
-        canvas = cv2.addWeighted(mesh_layer, MESH_ALPHA, canvas, 1 - MESH_ALPHA, 0)
+        canvas[:] = cv2.addWeighted(mesh_layer, MESH_ALPHA, canvas, 1 - MESH_ALPHA, 0)
         entries.append(LegendEntry("hand mesh (estimate)", HAND_MESH_COLOUR, SWATCH_FILL))
     _draw_skeleton(canvas, hand.joints_2d, SKELETON_COLOUR, 2, 3)
     entries.append(LegendEntry("hand joints (estimate)", SKELETON_COLOUR, SWATCH_LINE))
@@ -188,20 +182,53 @@ def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate
         entries.append(LegendEntry("object control points (2D)", CONTROL_POINT_COLOUR, SWATCH_DOTS))
     for box, name in ((hand.box, "hand"), (obj.box, "object")):
         cv2.rectangle(canvas, _pixel(box[:2]), _pixel(box[2:]), BOX_COLOUR, 1)
-        cv2.putText(canvas, name, (_pixel(box[:2])[0] + 2, _pixel(box[:2])[1] - 3), FONT,
-                    LEGEND_FONT_SCALE * _text_scale(canvas), BOX_COLOUR, 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{label} {name}" if label else name, (_pixel(box[:2])[0] + 2, _pixel(box[:2])[1] - 3),
+                    FONT, LEGEND_FONT_SCALE * _text_scale(canvas), BOX_COLOUR, 1, cv2.LINE_AA)
     entries.append(LegendEntry("input boxes (hand, object)", BOX_COLOUR, SWATCH_RECTANGLE))
-    if truth is not None:
-        drawn = _draw_truth(canvas, K, truth, object_model)
-        if drawn:
-            entries.append(LegendEntry(f"ground truth ({', '.join(drawn)})", GROUND_TRUTH_COLOUR, SWATCH_LINE))
+    return entries
+
+
+def _finish(canvas: np.ndarray, entries: List[LegendEntry], banner: str, legend: bool) -> np.ndarray:
+    """The banner at the top and the legend (each entry once, first-drawn order) bottom left of `canvas`."""
     if banner:
         scale = _text_scale(canvas)
         cv2.putText(canvas, banner, (int(8 * scale), int(22 * scale)), FONT, BANNER_FONT_SCALE * scale, BANNER_COLOUR,
                     max(2, int(round(2 * scale))), cv2.LINE_AA)
     if legend:
-        draw_legend(canvas, entries)
+        draw_legend(canvas, list(dict.fromkeys(entries)))
     return canvas
+
+
+def draw_estimate(image: np.ndarray, K: np.ndarray, estimate: HandObjectEstimate,
+                  object_model: Optional[ObjectModel] = None, banner: str = "",
+                  truth: Optional[OverlayTruth] = None, legend: bool = True) -> np.ndarray:
+    """A copy of `image` (H, W, 3) uint8 RGB with the estimate drawn on it.
+
+    K: (3, 3) intrinsics of `image`; object_model: to draw the object's 3D box when a pose exists (and the
+    true box); banner: text written at the top (e.g. a warning that the weights are untrained); truth:
+    ground truth drawn thin in GROUND_TRUTH_COLOUR; legend: a legend of the elements drawn, bottom left.
+    """
+    canvas = image.copy()
+    entries = _draw_parts(canvas, K, estimate, object_model, "")
+    if truth is not None:
+        drawn = _draw_truth(canvas, K, truth, object_model)
+        if drawn:
+            entries.append(LegendEntry(f"ground truth ({', '.join(drawn)})", GROUND_TRUTH_COLOUR, SWATCH_LINE))
+    return _finish(canvas, entries, banner, legend)
+
+
+def draw_hands(image: np.ndarray, K: np.ndarray, hands: Sequence[Tuple[str, HandObjectEstimate, Optional[ObjectModel]]],
+               banner: str = "", legend: bool = True) -> np.ndarray:
+    """A copy of `image` (H, W, 3) uint8 RGB with every hand's estimate drawn, one banner and one legend.
+
+    K: (3, 3) px; hands: (side "right" / "left", estimate, its object model or None) per hand; with more than
+    one hand, the input boxes are named by side ("right hand", "left object").
+    """
+    canvas = image.copy()
+    entries: List[LegendEntry] = []
+    for side, estimate, object_model in hands:
+        entries += _draw_parts(canvas, K, estimate, object_model, side if len(hands) > 1 else "")
+    return _finish(canvas, entries, banner, legend)
 
 
 def draw_truth(image: np.ndarray, K: np.ndarray, truth: OverlayTruth, object_model: Optional[ObjectModel] = None,

@@ -52,7 +52,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from hfl_ros.device import release_host_memory
 from hfl_ros.detection.hand_detector import HandDetector
 from hfl_ros.inference.estimator import HandObjectEstimator
-from hfl_ros.inference.overlay import draw_estimate
+from hfl_ros.inference.overlay import draw_hands
 from hfl_ros.msg import HandObjectRois
 from hfl_ros.objects import ObjectRegistry
 from hfl_ros.perception import FrameResult
@@ -370,10 +370,8 @@ class PerceptionNode(LifecycleNode):
         debug = publishers.get(DEBUG_IMAGE)
         if debug is not None and debug.get_subscription_count() > 0:
             banner = UNTRAINED_BANNER if self._estimator.untrained else ""
-            overlay = rgb
-            for index, shown in enumerate(result.hands):
-                overlay = draw_estimate(overlay, K, shown.estimate, self._registry.model(shown.object_name),
-                                        banner=banner if index == 0 else "")
+            overlay = draw_hands(rgb, K, [(shown.side, shown.estimate, self._registry.model(shown.object_name))
+                                          for shown in result.hands], banner)
             debug.publish(conversions.image_message(overlay, header))
         now = self.get_clock().now().nanoseconds * 1e-9
         self.stats.frame_published(PublishedFrame(

@@ -15,6 +15,7 @@ from hfl_ros.inference.overlay import (
     SKELETON_COLOUR,
     OverlayTruth,
     draw_estimate,
+    draw_hands,
     draw_truth,
 )
 from hfl_ros.objects import object_model_from_mesh
@@ -125,3 +126,23 @@ def test_an_image_too_small_for_the_legend_gets_none(cube):
     overlay = draw_estimate(image, small_K, _estimate(True), cube)
     assert overlay.shape == image.shape
     assert np.array_equal(overlay, draw_estimate(image, small_K, _estimate(True), cube, legend=False))
+
+
+def test_two_hands_share_one_legend_and_name_their_boxes_by_side(cube):
+    right = _estimate(True)
+    hand = right.hand
+    # the left hand is drawn only away from the right one: its box and joints 300 px to the left, its mesh behind
+    # the camera (not drawn); both hold the same object (drawn alike twice)
+    shift = np.array([300.0, 0.0])
+    left = HandObjectEstimate(hand=HandEstimate(**{
+        **hand.__dict__, "box": hand.box - np.tile(shift, 2), "joints_2d": hand.joints_2d - shift,
+        "vertices": hand.vertices * [1.0, 1.0, -1.0]}), object=right.object, timings={})
+    both = draw_hands(_image(), K, [("right", right, cube), ("left", left, cube)])
+    one = draw_estimate(_image(), K, right, cube)
+    # the same entries once: the legend corner is that of one hand (two legends drawn over each other darken
+    # the panel and misplace lines)
+    assert np.array_equal(both[LEGEND_REGION], one[LEGEND_REGION])
+    single = draw_hands(_image(), K, [("right", right, cube)])
+    assert np.array_equal(single, one)  # one hand: exactly draw_estimate's overlay (boxes named "hand", "object")
+    label_row = (slice(int(hand.box[1]) - 20, int(hand.box[1])), slice(int(hand.box[0]), int(hand.box[0]) + 120))
+    assert not np.array_equal(both[label_row], one[label_row])  # "right hand" where one hand says "hand"
