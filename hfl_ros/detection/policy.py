@@ -81,7 +81,9 @@ class PolicySettings:
     search_every: frames between grid searches for a missing hand while another is tracked (without any
         track the grid is searched on every detector run).
     hand_selection: one of HAND_SELECTIONS; hand_side: one of HAND_SIDES ("right" / "left" need max_hands 1).
-    track_min_iou: IoU of the predicted box with a detection that continues the track.
+    track_min_iou: IoU of the predicted box with a detection that continues the track (one that overlaps
+        less continues it too when it covers most of the smaller box, or its centre lies within a hand size:
+        `hfl_ros.detection.tracks.match_score`).
     max_unconfirmed: detector runs in a row that do not see a tracked hand before its track ends.
     side_decay, side_hysteresis: handedness votes decay by side_decay per detection; a track changes side
         when the other side's votes lead by more than side_hysteresis (about that many confident frames).
@@ -111,7 +113,7 @@ class PolicySettings:
     side_decay: float = 0.98
     side_hysteresis: float = 2.0
     tracking_max_age: float = 0.5
-    tracking_min_hand_score: float = 0.0
+    tracking_min_hand_score: float = Plausibility.min_hand_score
     tracking_min_object_score: float = 0.0
     tracking_margin: float = 1.2
     object_tracking_margin: float = 1.1
@@ -124,10 +126,10 @@ class PolicySettings:
     initial_hand_roi: Optional[Tuple[float, ...]] = None
     initial_object_roi: Optional[Tuple[float, ...]] = None
     min_box_size: float = 24.0
-    track_max_area_change: float = 1.5
-    track_max_aspect_change: float = 1.5
-    track_min_spread: float = 0.12
-    track_max_landmark_error: float = 0.3
+    track_max_area_change: float = Plausibility.max_area_change
+    track_max_aspect_change: float = Plausibility.max_aspect_change
+    track_min_spread: float = Plausibility.min_spread
+    track_max_landmark_error: float = Plausibility.max_landmark_error
 
     @property
     def plausibility(self) -> Plausibility:

@@ -2,12 +2,12 @@
 own joints may stand in for the landmarks (pure logic: no ROS, no model, no detector import).
 
 A track follows one hand. Each frame it takes the detection that continues it (`associate`: the predicted
-box's overlap and the landmarks' distance, with a handedness bonus that breaks near ties, so that hands that
-cross or touch do not swap), and its side follows the detector's handedness votes with hysteresis
-(`SideVotes`), not any single detection. Where the detector does not see the hand, the network's 2D joints
-of the previous frame may box it, but only while `fallback_problem` finds them plausible: the box's area and
-aspect change from the previous box, the joints' spread, their agreement with the landmarks on the last
-frame that had both, and the network's hand score.
+box's overlap, or its centre's distance in hand sizes, and the landmarks' distance, with a handedness bonus
+that breaks near ties, so that hands that cross or touch do not swap), and its side follows the detector's
+handedness votes with hysteresis (`SideVotes`), not any single detection. Where the detector does not see
+the hand, the network's 2D joints of the previous frame may box it, but only while `fallback_problem` finds
+them plausible: the box's area and aspect change from the previous box, the joints' spread, their agreement
+with the landmarks on the last frame that had both, and the network's hand score.
 Otherwise the track ends, with the reason counted (END_REASONS).
 
 Boxes are [x1, y1, x2, y2] px of the image; joints and landmarks (21, 2) px; times s (image stamps).
@@ -43,6 +43,13 @@ SIDE_BONUS = 0.2
 #: A detection covering this fraction of the smaller of its box and the predicted box may continue a track
 #: whatever their IoU (a hand entering the view grows from its fingertips to the whole hand in a few frames).
 MIN_COVER = 0.7
+#: A detection whose centre lies within this many hand sizes (the longest side of its box and the predicted
+#: box) of the predicted box's centre may continue a track whatever their overlap: a hand moving
+#: fast, or turning, moves off a constant-velocity prediction by a good part of its size in one frame
+#: (render_sequence(18, 12) at 30 fps: 60 % of the box per frame, the direction turning 30 degrees a frame;
+#: a young track has no velocity yet), and the landmark box of a partly fitted hand is smaller than the hand.
+#: Farther is a jump: the detector sees a hand elsewhere and the track ends (END_REDETECTED).
+MAX_JUMP = 1.0
 
 
 @dataclass(frozen=True)
@@ -162,14 +169,21 @@ def _landmark_distance(track: HandTrack, detection: HandDetection, stamp: float)
 
 def match_score(track: HandTrack, detection: HandDetection, stamp: float, min_iou: float) -> Optional[float]:
     """How well a detection continues a track at `stamp` (s), or None when its box overlaps the predicted box
-    less than `min_iou` and covers less than MIN_COVER of the smaller box: overlap (IoU), minus the
-    landmarks' distance, plus SIDE_BONUS x confidence when the detection's handedness is the track's side."""
+    less than `min_iou`, covers less than MIN_COVER of the smaller box and lies farther than MAX_JUMP hand
+    sizes from it (`jump`): overlap (IoU), minus the landmarks' distance, plus SIDE_BONUS x confidence when the
+    detection's handedness is the track's side."""
     predicted = track.predicted(stamp)
     iou = box_iou(predicted, detection.box)
-    if iou < min_iou and _cover(predicted, detection.box) < MIN_COVER:
+    if iou < min_iou and _cover(predicted, detection.box) < MIN_COVER and jump(predicted, detection.box) > MAX_JUMP:
         return None
     bonus = SIDE_BONUS * detection.score if detection.handedness == track.side else 0.0
     return iou - _landmark_distance(track, detection, stamp) + bonus
+
+
+def jump(box_a: np.ndarray, box_b: np.ndarray) -> float:
+    """Distance between the centres of two boxes (4,) px, in units of the longest side of either box."""
+    size = max(float(np.max(box_a[2:] - box_a[:2])), float(np.max(box_b[2:] - box_b[:2])), 1e-9)
+    return float(np.linalg.norm(box_centre(box_a) - box_centre(box_b))) / size
 
 
 def _cover(box_a: np.ndarray, box_b: np.ndarray) -> float:

@@ -231,3 +231,13 @@ def test_a_hand_entering_the_view_keeps_its_track_and_takes_the_side_of_its_late
     for frame, (box, (label, score)) in enumerate(zip(boxes, labels)):
         seen.append([(t.side, t.track_id) for t in step(policy, frame / 30, [detection(box, label, score)])])
     assert seen == [[("right", 1)], [("right", 1)], [("left", 1)], [("left", 1)]]
+
+
+def test_a_fast_hand_that_barely_overlaps_its_prediction_keeps_its_track_and_a_jump_ends_it():
+    """A young track (no velocity yet) whose hand moves 60 % of its box in a frame; then one hand size away."""
+    policy = BoxPolicy(PolicySettings(), detector=True)
+    boxes = [[100, 100, 200, 180], [160, 100, 260, 180], [220, 110, 320, 190]]
+    ids = [step(policy, frame / 30, [detection(box)])[0].track_id for frame, box in enumerate(boxes)]
+    assert ids == [1, 1, 1] and policy.counts["track_ends"] == {}
+    jumped = step(policy, 3 / 30, [detection([520, 300, 620, 380])])
+    assert jumped[0].track_id == 2 and policy.counts["track_ends"] == {"redetected": 1}
