@@ -4,6 +4,8 @@
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info object:=025_mug rviz:=true
     ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano synthetic_camera:=true   # no camera
     ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano use_sim_time:=true   # with ros2 bag play --clock
+    ros2 launch hfl_ros perception.launch.py mano_dir:=/path/to/mano max_hands:=2 synthetic_camera:=true \
+        synthetic_hands:=2   # both hands: a rendered right hand beside its mirror
 
 `ros2 launch hfl_ros perception.launch.py --show-args` lists the arguments. The node's other parameters
 come from params_file (default: the package's config/perception.yaml); the arguments below override it.
@@ -29,9 +31,12 @@ ARGUMENTS = (
     ("mano_dir", "", "directory holding MANO_RIGHT.pkl (required)"),
     ("object", "006_mustard_bottle", "object registry name (config/objects.yaml)"),
     ("device", "auto", "auto | cpu | cuda | cuda:N"),
+    ("max_hands", "1", "hands the node follows at once: 1, or 2 (one right and one left hand)"),
     ("namespace", "", "namespace of the nodes and their relative topics"),
     ("camera_frame", "camera_color_optical_frame", "RViz fixed frame; the synthetic camera's frame_id"),
     ("synthetic_camera", "false", "publish rendered frames on `image` / `camera_info` instead of a camera"),
+    ("synthetic_hands", "1", "hands in the synthetic camera's frames: 1, or 2 (each frame beside its mirror: a "
+                             "right and a left hand)"),
     ("rviz", "false", "start RViz with the package's config/hfl_ros.rviz, in `namespace` (its topics are relative)"),
     ("use_sim_time", "false", "every node takes its time from /clock (`ros2 bag play --clock`), not the system clock"),
     ("log_level", "info", "log level of every node: debug | info | warn | error | fatal"),
@@ -51,14 +56,16 @@ def generate_launch_description() -> LaunchDescription:
 
     perception = LifecycleNode(
         package="hfl_ros", executable="perception_node", name="perception_node", namespace=arg("namespace"),
-        parameters=[arg("params_file"), {name: text(name) for name in NODE_PARAMETERS}, sim_time],
+        parameters=[arg("params_file"), {name: text(name) for name in NODE_PARAMETERS},
+                    {"max_hands": ParameterValue(arg("max_hands"), value_type=int)}, sim_time],
         remappings=[("image", arg("image")), ("image/compressed", [arg("image"), "/compressed"]),
                     ("camera_info", arg("camera_info"))],
         ros_arguments=log_level, output="screen",
     )
     camera = Node(
         package="hfl_ros", executable="synthetic_camera", name="synthetic_camera", namespace=arg("namespace"),
-        parameters=[{"frame_id": text("camera_frame")}, sim_time],
+        parameters=[{"frame_id": text("camera_frame"),
+                     "hands": ParameterValue(arg("synthetic_hands"), value_type=int)}, sim_time],
         remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
         ros_arguments=log_level, condition=IfCondition(arg("synthetic_camera")), output="screen",
     )

@@ -5,8 +5,9 @@ One launched system (module-scoped, started again only if a test stopped it) ser
 synthetic camera and the perception node with a CI-sized checkpoint, every per-camera launch argument
 set to a value other than its default. A second launch gives a MANO directory that does not exist. A third
 replays a bag as `ros2 bag play --clock` does (the test publishes /clock and the stamped frames) into a launch
-with use_sim_time:=true, log_level:=warn, the default namespace and RViz. The launch arguments are checked on
-the running node (`ros2 param get`, `ros2 node info`, its log), not in the file.
+with use_sim_time:=true, log_level:=warn, the default namespace and RViz. A fourth runs max_hands:=2 on the
+synthetic camera's two-hand frames (synthetic_hands:=2). The launch arguments are checked on the running node
+(`ros2 param get`, `ros2 node info`, its log), not in the file.
 
 The CI-sized network has random weights except its object decoder, which always puts the control points of
 the launched object (025_mug) at one place in the object box: PnP then finds a pose in every frame, so the
@@ -677,3 +678,42 @@ def test_planner_example_reads_the_object_pose_class_and_a_track_id_from_vision_
 
 def test_rviz_in_the_default_namespace_shows_the_node_outputs(replayed):
     _assert_rviz_shows_the_node(replayed.launched, replayed.rviz, "/perception_node")
+
+
+# ------------------------------------------------------------------------------------------------ two hands
+def test_max_hands_2_on_the_two_hand_synthetic_camera_gives_tf_of_both_wrists_and_hands_right_and_left(
+        mano_dir, checkpoint, params_file, rviz_prefix, tmp_path):
+    """max_hands:=2 with synthetic_hands:=2 (the rendered right hand on the image's left half, its mirror, a
+    left hand, on the right half): the node's built-in detector finds both, /tf carries both wrists in one
+    message and `hands` both sides, each hand's box on its own half of the image."""
+    env = _environment(77, rviz_prefix)
+    launched = harness.LaunchedSystem(
+        {"synthetic_camera": "true", "synthetic_hands": "2", "max_hands": "2", "namespace": NAMESPACE,
+         "image": IMAGE, "camera_info": CAMERA_INFO, "camera_frame": CAMERA_FRAME, "params_file": str(params_file),
+         "checkpoint": str(checkpoint), "mano_dir": str(mano_dir), "object": OBJECTS[0], "device": "cpu"},
+        env, tmp_path / "launch.log")
+    wrists = {f"{FRAME_PREFIX}right_wrist", f"{FRAME_PREFIX}left_wrist"}
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        both = None
+        while both is None and time.monotonic() < deadline and launched.running():
+            echoed = launched.ros2("topic", "echo", "--once", *NO_DAEMON, "--timeout", "20", f"{NAMESPACE}/hands",
+                                   "hfl_ros/msg/Hands", "--filter", "len(m.hands) == 2")
+            both = next((m for m in yaml.safe_load_all(echoed.stdout) if m), None)
+        assert both is not None, f"no `hands` with two hands\n{launched.log()[-4000:]}"
+        assert _param(launched, "max_hands") == "2"
+        assert _param(launched, "hands", node=f"{NAMESPACE}/synthetic_camera") == "2"
+        width = _echo_once(launched, CAMERA_INFO, "sensor_msgs/msg/CameraInfo", "--field", "width")
+        centres = {hand["side"]: hand["hand"]["box"]["x_offset"] + hand["hand"]["box"]["width"] / 2
+                   for hand in both["hands"]}
+        assert set(centres) == {"right", "left"}, both["hands"]
+        assert centres["right"] < width / 2 < centres["left"], (centres, width)
+
+        message = _echo_once(launched, "/tf", "tf2_msgs/msg/TFMessage", "--filter",
+                             f"{sorted(wrists)!r} == sorted(t.child_frame_id for t in m.transforms"
+                             f" if t.child_frame_id.endswith('_wrist'))")
+        frames = {t["child_frame_id"]: t["header"]["frame_id"] for t in message["transforms"]}
+        assert {name: frames.get(name) for name in wrists} == dict.fromkeys(wrists, CAMERA_FRAME), frames
+        assert launched.interrupt(SHUTDOWN_TIMEOUT) == 0, launched.log()[-3000:]
+    finally:
+        launched.close()
