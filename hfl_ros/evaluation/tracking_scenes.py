@@ -12,6 +12,8 @@ true projections where they lie within `object_reach` x the object box about its
 decoder votes with per-cell offsets and reaches somewhat past its box), confidence 1 there and 0 elsewhere
 (clamped into that reach). It gives the true object pose when all 21 points are seen, else none. With an
 untrained network, tracking would follow noise; with this oracle, a policy's boxes are judged alone.
+`MirroredPairOracle` is the same for a `two_hands.side_by_side` composite: the render's right hand and its
+mirror, a left hand, each seen through its own boxes, and either side markable as out of view.
 """
 
 from dataclasses import dataclass, replace
@@ -49,21 +51,24 @@ class SequenceFrame:
 
 def render_sequence(seed: int, frames: int, image_size: Tuple[int, int] = (640, 480), sweep: float = 0.25,
                     hidden: Sequence[int] = (), assets: Optional[SceneAssets] = None,
-                    objects: Tuple[str, ...] = ()) -> List[SequenceFrame]:
+                    objects: Tuple[str, ...] = (), offset: float = 0.0) -> List[SequenceFrame]:
     """`frames` frames of one random grasp (seeded) sweeping across the image.
 
     sweep: half-width of the left-right sweep, as a fraction of the image width at the pair's depth;
-    hidden: frame indices where the pair is out of view; objects: object names to draw from (() = default).
+    hidden: frame indices where the pair is out of view; objects: object names to draw from (() = default);
+    offset: the pair's mean left-right shift, as a fraction of the image width at its depth (negative: left).
     """
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
     assets = assets or default_assets()
     scene = SyntheticScene(image_size=image_size, objects=objects, noise_std=(0.0, 0.0), placement=0.2)
     grasp = draw_grasp(np.random.default_rng(seed), scene, assets)
-    reach = sweep * image_size[0] * grasp.centre[2] / grasp.start.K[0, 0]
+    width = image_size[0] * grasp.centre[2] / grasp.start.K[0, 0]  # m, the image width at the pair's depth
+    reach = sweep * width
     rotations, shifts = sway(np.arange(frames) / frames, SWAY_ROTATION, (reach, SWAY_RISE * reach))
     hidden = set(int(index) for index in hidden)
     visible = np.array([index not in hidden for index in range(frames)])
+    shifts[:, 0] += offset * width
     shifts[~visible, 0] += HIDDEN_SHIFT
     moved = render_moved(assets, grasp, rotations, shifts, frame_id=f"sequence/{seed}")
     return [SequenceFrame(image, truth, *true_boxes(truth), bool(seen)) for (image, truth), seen in zip(moved, visible)]
@@ -133,3 +138,52 @@ def sequence_object_model(frame: SequenceFrame, assets: Optional[SceneAssets] = 
     assets = assets or default_assets()
     model = assets.object_model(frame.annotation.object_name)
     return replace(model, control_points=frame.annotation.object_control_points)
+
+
+class MirroredPairOracle:
+    """A BoxLimitedOracle for `hfl_ros.data.synthetic.two_hands.side_by_side` composites of a render: the
+    right hand (the render, the composite's left half) and the left hand (its mirror, the right half).
+
+    A request that is not mirrored sees the render's truth through the render's K (the composite's left
+    half is the render). A mirrored request (a left hand, estimated in the flipped composite) sees the same
+    truth through the same K: the composite is its own mirror image, so the flipped view's left half is the
+    render again (with a render cut at its principal point, `seam_at_principal_point`, the request's own K
+    is that K within half a pixel; otherwise only the render's K carries that truth). A side set
+    absent (`with_truth(..., present=...)`: its half blanked) is seen as its hand far out of view (scores 0).
+    """
+
+    untrained = False
+
+    def __init__(self, oracle: BoxLimitedOracle) -> None:
+        self.oracle = oracle
+        self.K: Optional[np.ndarray] = None
+        self.truth: Optional[FrameAnnotation] = None
+        self.present = {"right": True, "left": True}
+
+    def with_truth(self, truth: FrameAnnotation, K: np.ndarray,
+                   present: Tuple[bool, bool] = (True, True)) -> "MirroredPairOracle":
+        """The render's annotation of the next frame, the intrinsics K (3, 3) px of its (cropped) render, and
+        whether the (right, left) hand is in the composite; returns self."""
+        self.truth, self.K = truth, np.asarray(K, dtype=np.float64)
+        self.present = {"right": bool(present[0]), "left": bool(present[1])}
+        return self
+
+    def estimate_batch(self, image: np.ndarray, requests: Sequence) -> List[HandObjectEstimate]:
+        """One estimate per CropRequest, each seeing its side's truth through its boxes (see the class)."""
+        if self.truth is None:
+            raise RuntimeError("MirroredPairOracle.with_truth must be called with the frame's annotation first")
+        estimates = []
+        for request in requests:
+            side = "left" if request.mirrored else "right"
+            truth = self.truth if self.present[side] else _out_of_view(self.truth)
+            self.oracle.truth = truth
+            estimates.append(self.oracle.estimate(image, self.K, request.hand_box, request.object_box,
+                                                  request.object_model))
+        return estimates
+
+
+def _out_of_view(truth: FrameAnnotation) -> FrameAnnotation:
+    """The annotation with the hand and the object moved HIDDEN_SHIFT m along the camera's x axis."""
+    shift = np.array([HIDDEN_SHIFT, 0.0, 0.0])
+    return replace(truth, joints_3d=truth.joints_3d + shift, vertices_3d=truth.vertices_3d + shift,
+                   object_translation=truth.object_translation + shift)

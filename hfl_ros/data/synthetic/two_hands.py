@@ -17,6 +17,13 @@ Which half holds what, and which ground truth stays valid:
 * The composite is its own mirror image (``mirror_image(composite) == composite``): the left-right flipped
   view of the composite, in which a left hand is estimated as a right one, shows the left hand exactly as
   the render shows the right hand, so the render's annotation with the render's K is that view's truth.
+
+For one consistent camera, cut the render at its principal point first (`seam_at_principal_point`): its K
+then has cx = W - 1/2 (moved by at most half a pixel), ``mirror_intrinsics(K, 2W) == K``, and the composite
+is one pinhole view of the scene and its mirror image about the camera's y-z plane: the right half's 3D
+truth is ``mirror_points`` of the render's (poses: ``mirror_pose``) under the returned K, as a consumer that
+projects a left hand's 3D pose with the frame's K (the pipeline's object boxes) needs. The render's hand
+must then lie left of its principal point (`render_sequence(..., offset=...)` shifts it there).
 """
 
 from typing import Tuple
@@ -29,6 +36,21 @@ from hfl_ros.geometry.mirror import mirror_image
 #: The composite's half that holds the render (the right hand); the other holds its mirror (the left hand).
 RENDER_HALF = "left"
 MIRROR_HALF = "right"
+
+
+def seam_at_principal_point(image: np.ndarray, K: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The render's columns left of its principal point, and its K with cx on the cut (see the module docstring).
+
+    image: (H, W, 3) uint8 RGB; K: (3, 3) px with 0 < cx < W - 1. Returns (image (H, W', 3) with
+    W' = round(cx + 1/2), K (3, 3) px with cx = W' - 1/2).
+    """
+    image = np.asarray(image)
+    K = as_numpy(K, "K", shape="3,3").copy()
+    if image.ndim != 3 or not 0 < K[0, 2] < image.shape[1] - 1:
+        raise ValueError(f"K's cx {K[0, 2]} must lie inside the image (H, W, 3), got shape {image.shape}")
+    width = int(round(K[0, 2] + 0.5))
+    K[0, 2] = width - 0.5
+    return np.ascontiguousarray(image[:, :width]), K
 
 
 def side_by_side(image: np.ndarray, K: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,12 @@
 """side_by_side: the render on the left half and its flip on the right, K kept; the composite is its own mirror,
 the right half's true pixels are the render's mirrored about the centre column, and its mirrored 3D truth
-projects there through the mirrored intrinsics (not through K); bad input is refused by name."""
+projects there through the mirrored intrinsics (not through K); a render cut at its principal point makes one
+camera for both halves; bad input is refused by name."""
 
 import numpy as np
 import pytest
 
-from hfl_ros.data.synthetic.two_hands import side_by_side
+from hfl_ros.data.synthetic.two_hands import seam_at_principal_point, side_by_side
 from hfl_ros.geometry.camera import project_points
 from hfl_ros.geometry.mirror import mirror_image, mirror_intrinsics, mirror_pixels, mirror_points
 
@@ -51,3 +52,21 @@ def test_refuses_an_image_that_is_not_uint8_rgb(bad):
 def test_refuses_bad_intrinsics(image):
     with pytest.raises(ValueError, match="K"):
         side_by_side(image, np.eye(2))
+
+
+def test_a_render_cut_at_its_principal_point_makes_one_camera_for_both_halves(image):
+    cut, K_cut = seam_at_principal_point(image, K)  # cx 2.5 -> the cut keeps 3 columns, cx 2.5 on the seam
+    assert cut.shape == (H, 3, 3) and K_cut[0, 2] == 2.5
+    np.testing.assert_array_equal(cut, image[:, :3])
+    composite, K_pair = side_by_side(cut, K_cut)
+    np.testing.assert_array_equal(mirror_intrinsics(K_pair, composite.shape[1]), K_pair)
+    points = np.array([[-0.01, -0.02, 0.5], [-0.03, 0.01, 0.6]])
+    np.testing.assert_allclose(project_points(mirror_points(points), K_pair),
+                               mirror_pixels(project_points(points, K_pair), composite.shape[1]), atol=1e-9)
+
+
+def test_seam_refuses_a_principal_point_outside_the_image(image):
+    outside = K.copy()
+    outside[0, 2] = W + 10.0
+    with pytest.raises(ValueError, match="cx"):
+        seam_at_principal_point(image, outside)
