@@ -14,7 +14,9 @@ Each hand side has its own filter, gate and restarts: a new track of a side (a n
 side's filter, and a side without a hand in a frame does not touch the other side's. An object held by
 both hands is one object: when the two hands' final object boxes overlap with IoU >= SHARED_OBJECT_IOU,
 both hands carry the estimate of the one whose object score is higher (the same pose, box and
-`object_track_id`), so that consumers see one object attached to both hands.
+`object_track_id`), so that consumers see one object attached to both hands. Each side keeps its own object
+identity meanwhile: when the boxes part, each hand's object has its own `object_track_id` again (two objects
+that came close are never left with one id).
 
 `process` is both in a row. Every frame gives a `FrameResult`; a frame that cannot be estimated (the
 estimator refuses it, or an estimate holds NaN / infinity) is a skipped frame with its reason, never an
@@ -235,7 +237,6 @@ class PerceptionPipeline:
                 for index, hand in enumerate(hands):
                     if index != owner:
                         hands[index] = dataclasses.replace(hand, object_track_id=hands[owner].object_track_id)
-                        self._sides[hand.side].object_track_id = hands[owner].object_track_id
             seen = {hand.side for hand in hands}
             for side, state in self._sides.items():
                 if side not in seen:
