@@ -183,22 +183,39 @@ def rviz_standin(prefix: Path) -> Path:
     return prefix
 
 
-class Client:
+class SpunNode:
+    """An rclpy node of the test's own on a system's domain (a context of its own), spun on a daemon thread once
+    the subclass has made its subscriptions and publishers (`spin`); `close` stops and destroys it."""
+
+    def __init__(self, domain: int, name: str) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node(name, context=self.context)
+
+    def spin(self) -> None:
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinner.start()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self.spinner.join(5)
+
+
+class Client(SpunNode):
     """The test's own rclpy node on a system's domain: records the camera_info stamps and the outputs."""
 
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node("hfl_cli_test_client", context=self.context)
+        super().__init__(domain, "hfl_cli_test_client")
         self.outputs = harness.OutputRecorder(self.node, NAMESPACE)
         # Best effort like the camera, but a deep history: on a loaded machine this thread may not take
         # samples for a while, and the sensor-data profile's 5-deep history would drop the stamps meanwhile.
         self.outputs.record(CameraInfo, CAMERA_INFO, "camera_info",
                             QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT))
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self.spinner.start()
+        self.spin()
 
     def camera_stamps(self, until: float = 0.0, timeout: float = 10.0) -> set:
         """(stamp seconds, frame_id) of every camera_info received, once one stamped `until` or later has
@@ -213,12 +230,6 @@ class Client:
     def results(self, after: float = 0.0) -> List[object]:
         """hand_object messages received after time.time() `after`."""
         return [m for received, m in self.outputs.timed("hand_object") if received > after]
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-        self.spinner.join(5)
 
 
 class System:
@@ -517,14 +528,12 @@ LOOP_INDEX = 8
 EXAMPLE = REPO / "examples" / "planner_example.py"
 
 
-class BagReplay:
+class BagReplay(SpunNode):
     """What `ros2 bag play --clock` does, on a system's domain: /clock, then the frame's camera_info and image
     stamped with the bag's time; and every output of the node (default namespace) recorded."""
 
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node("hfl_cli_bag", context=self.context)
+        super().__init__(domain, "hfl_cli_bag")
         self.outputs = harness.OutputRecorder(self.node)
         if VISION_MSGS:
             from vision_msgs.msg import Detection3DArray
@@ -533,10 +542,7 @@ class BagReplay:
         self.clock = self.node.create_publisher(Clock, "/clock", 10)
         self.image = self.node.create_publisher(Image, "/camera/color/image_raw", 10)
         self.info = self.node.create_publisher(CameraInfo, "/camera/color/camera_info", 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self.spinner.start()
+        self.spin()
 
     def connected(self) -> bool:
         return self.image.get_subscription_count() > 0 and self.info.get_subscription_count() > 0
@@ -551,12 +557,6 @@ class BagReplay:
 
     def output(self, topic: str, seconds: float) -> List[object]:
         return [m for m in self.outputs.messages(topic) if abs(stamp_seconds(m.header.stamp) - seconds) < 1e-6]
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-        self.spinner.join(5)
 
 
 class Replayed:
